@@ -1,0 +1,39 @@
+# sync-workers: `make demo` runs the whole pipeline against the sandbox; `make test` runs
+# the suite. Both install what they need first.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTHON ?= python3
+ENV    := set -a; [ -f .run/env ] && . ./.run/env; set +a;
+
+.PHONY: install services test unit run demo flower migrate bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml setup.cfg
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+services: install
+	@PYTHON=$(PY) deploy/local/services.sh
+
+migrate: services
+	@$(ENV) $(VENV)/bin/sync-workers migrate
+
+test: services
+	@$(ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+unit: install
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+run: migrate
+	@$(ENV) deploy/local/run.sh
+
+flower: install
+	@$(ENV) $(VENV)/bin/celery -A sync_workers.celery_app flower \
+		--basic-auth="$${FLOWER_BASIC_AUTH:?set FLOWER_BASIC_AUTH=user:password}" \
+		--port="$${FLOWER_PORT:-5555}"
+
+clean:
+	rm -rf $(VENV) .run .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,81 @@
+"""The Celery app: queues, routes and the reliability settings the design relies on.
+
+See ../docs/architecture.md. In short: a message is acked only after its task finished
+(acks_late), a killed pool process gives the message back (reject_on_worker_lost), a
+worker holds one message at a time (prefetch 1), and Redis re-delivers an unacked message
+only after a visibility timeout longer than any run plus any retry countdown.
+"""
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from .config import Settings, get_settings
+
+QUEUES = ("events", "reconcile", "poll", "dlq")
+
+# Task name prefix -> queue. Task names are stable strings (see tasks/), not module paths,
+# so Flower shows readable names and moving code does not strand queued messages.
+ROUTES = {
+    "sync.ingest_event": {"queue": "events"},
+    "sync.reconcile_link": {"queue": "reconcile"},
+    "sync.reconcile_account": {"queue": "reconcile"},
+    "sync.poll_all_accounts": {"queue": "poll"},
+    "sync.poll_account": {"queue": "poll"},
+    "sync.renew_push_channels": {"queue": "poll"},
+    "sync.record_dead_letter": {"queue": "dlq"},
+    "sync.diagnostics.*": {"queue": "events"},
+}
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    app = Celery("sync_workers")
+    queues = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES]
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout,
+            # Redis: publish confirms do not exist; fail fast so the receiver can answer 503.
+            "socket_timeout": 5,
+            "socket_connect_timeout": 5,
+        },
+        broker_connection_timeout=5,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_backend=None,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=settings.task_time_limit,
+        task_soft_time_limit=max(1, settings.task_time_limit - 15),
+        task_queues=queues,
+        task_default_queue="events",
+        task_default_exchange="events",
+        task_default_routing_key="events",
+        task_routes=ROUTES,
+        task_create_missing_queues=False,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        enable_utc=True,
+        timezone="UTC",
+        task_publish_retry=True,
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0,
+                                   "interval_step": 0.5, "interval_max": 1},
+    )
+    from beat_schedule import beat_schedule  # noqa: E402 (repo-root module, see its docstring)
+
+    app.conf.beat_schedule = beat_schedule(settings)
+    app.autodiscover_tasks(["sync_workers"], related_name="tasks", force=True)
+    from . import signals  # noqa: F401 (wires request ids, logging and dead letters)
+
+    return app
+
+
+app = make_celery()

@@ -1,0 +1,46 @@
+"""The HTTP edge every adapter uses: timeouts, X-Request-ID, errors turned into ours.
+
+Adapters call `ProviderHttp.request(...)` and get a successful `requests.Response` or one of
+our error types; nothing above this layer looks at a status code.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import requests
+
+from ..logging import new_request_id, redact, request_id
+from ..reliability.classify import classify_exception, classify_response
+
+log = logging.getLogger(__name__)
+DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
+
+
+class ProviderHttp:
+    def __init__(self, provider: str, session: requests.Session | None = None,
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+        self.provider = provider
+        self.session = session or requests.Session()
+        self.timeout = timeout
+
+    def request(self, method: str, url: str, *, headers: dict[str, str] | None = None,
+                **kwargs: Any) -> requests.Response:
+        headers = {"X-Request-ID": request_id() or new_request_id(), **(headers or {})}
+        started = time.monotonic()
+        try:
+            resp = self.session.request(method, url, headers=headers,
+                                        timeout=kwargs.pop("timeout", self.timeout), **kwargs)
+        except requests.RequestException as exc:
+            log.warning("provider call failed", extra=self._fields(method, url, None, started))
+            raise classify_exception(exc, self.provider) from exc
+        log.info("provider call", extra=self._fields(method, url, resp.status_code, started))
+        error = classify_response(resp, self.provider)
+        if error is not None:
+            raise error
+        return resp
+
+    def _fields(self, method: str, url: str, status: int | None, started: float) -> dict:
+        return {"provider": self.provider, "method": method, "url": redact(url.split("?")[0]),
+                "status": status, "elapsed_ms": round((time.monotonic() - started) * 1000, 1)}

@@ -1,0 +1,56 @@
+"""Flask app factory shared by gunicorn, tests and the demo."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+from flask import Blueprint, Flask, g, request
+
+from ..config import get_settings
+from ..logging import new_request_id, reset_context, set_context
+from .errors import register_error_handlers
+from .health import health
+
+log = logging.getLogger(__name__)
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+def create_app(test_config: dict[str, Any] | None = None,
+               blueprints: Iterable[Blueprint] = ()) -> Flask:
+    settings = get_settings()
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=settings.receiver_max_body, JSON_SORT_KEYS=False)
+    app.config.update(test_config or {})
+    register_error_handlers(app)
+    app.register_blueprint(health)
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+    _install_request_ids(app)
+    return app
+
+
+def _install_request_ids(app: Flask) -> None:
+    @app.before_request
+    def _take_request_id():
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        # Accept a caller's id only when it is a sane token; never log arbitrary input as id.
+        rid = incoming if 8 <= len(incoming) <= 128 and incoming.replace("-", "").isalnum() \
+            else new_request_id()
+        g.request_id = rid
+        g.log_token = set_context({"request_id": rid})
+
+    @app.after_request
+    def _echo_request_id(resp):
+        resp.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        if request.endpoint not in ("health.healthz", "health.readyz"):
+            log.info("request", extra={"method": request.method, "path": request.path,
+                                       "status": resp.status_code})
+        return resp
+
+    @app.teardown_request
+    def _reset(_exc):
+        token = g.pop("log_token", None)
+        if token is not None:
+            reset_context(token)
+
+

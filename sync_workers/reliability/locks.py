@@ -1,0 +1,47 @@
+"""Redis client and cross-process locks (one worker per link, one refresh per account)."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+import redis
+
+from ..config import get_settings
+from .errors import Transient
+
+_clients: dict[tuple[int, str], redis.Redis] = {}
+
+
+def redis_client(url: str | None = None) -> redis.Redis:
+    """One client per process and URL, made on first use (never at import, never pre-fork)."""
+    url = url or get_settings().redis_url
+    key = (os.getpid(), url)
+    if key not in _clients:
+        _clients[key] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
+                                             health_check_interval=30)
+    return _clients[key]
+
+
+class LockBusy(Transient):
+    """Another worker holds the lock; retry later instead of waiting for it here."""
+
+
+@contextmanager
+def held_lock(name: str, ttl: float, wait: float = 0.0) -> Iterator[None]:
+    """Hold `name` for at most `ttl` seconds (the TTL must outlast the work it guards)."""
+    lock = redis_client().lock(f"sync:lock:{name}", timeout=ttl, blocking=wait > 0,
+                               blocking_timeout=wait or None)
+    try:
+        acquired = lock.acquire()
+    except redis.RedisError as exc:
+        raise Transient(f"lock {name}: redis unavailable ({type(exc).__name__})") from exc
+    if not acquired:
+        raise LockBusy(f"lock {name} is held by another worker")
+    try:
+        yield
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            pass  # expired meanwhile: the TTL was the guard, nothing left to release

@@ -1,0 +1,1 @@
+"""Local, faithful emulators of the provider APIs for tests, benchmarks and the demo."""

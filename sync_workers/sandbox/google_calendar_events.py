@@ -1,0 +1,479 @@
+"""Google Calendar Event resources: Google's errors, request-body validation, rendering.
+
+Pure code over plain data: the store (google_calendar_store) keeps the records, the routes
+(google_calendar) speak HTTP. Error reasons and texts are Google's where they are known.
+Only the Event fields the service uses are kept; other real fields in a request body
+(attachments, conferenceData, ...) are ignored, never echoed, so no response can carry a
+field the real API would not send.
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# --- errors ---------------------------------------------------------------------------
+
+
+class GoogleApiError(Exception):
+    """An error answer in Google's body shape; `status` is set only by the front end (401)."""
+
+    def __init__(self, code: int, reason: str, message: str, *, domain: str = "global",
+                 location: str | None = None, location_type: str | None = None,
+                 top_message: str | None = None, status: str | None = None) -> None:
+        super().__init__(f"{code} {reason}: {message}")
+        self.code, self.reason, self.message, self.domain = code, reason, message, domain
+        self.location, self.location_type = location, location_type
+        self.top_message, self.status = top_message or message, status
+
+    def body(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"domain": self.domain, "reason": self.reason,
+                                "message": self.message}
+        if self.location:
+            item.update(locationType=self.location_type, location=self.location)
+        error: dict[str, Any] = {"errors": [item], "code": self.code, "message": self.top_message}
+        if self.status:
+            error["status"] = self.status
+        return {"error": error}
+
+
+def not_found() -> GoogleApiError:
+    return GoogleApiError(404, "notFound", "Not Found")
+
+
+def duplicate() -> GoogleApiError:
+    return GoogleApiError(409, "duplicate", "The requested identifier already exists.")
+
+
+def deleted() -> GoogleApiError:
+    return GoogleApiError(410, "deleted", "Resource has been deleted")
+
+
+def invalid(message: str, location: str | None = None) -> GoogleApiError:
+    return GoogleApiError(400, "invalid", message, location=location,
+                          location_type="parameter" if location else None)
+
+
+def required(message: str = "Required") -> GoogleApiError:
+    return GoogleApiError(400, "required", message)
+
+
+def bad_request(message: str = "Bad Request") -> GoogleApiError:
+    return GoogleApiError(400, "badRequest", message)
+
+
+def parse_error() -> GoogleApiError:
+    return GoogleApiError(400, "parseError", "Parse Error")
+
+
+def time_range_empty(location: str | None = None) -> GoogleApiError:
+    return GoogleApiError(400, "timeRangeEmpty", "The specified time range is empty.",
+                          domain="calendar", location=location,
+                          location_type="parameter" if location else None)
+
+
+def condition_not_met() -> GoogleApiError:
+    return GoogleApiError(412, "conditionNotMet", "Precondition Failed",
+                          location="If-Match", location_type="header")
+
+
+def full_sync_required() -> GoogleApiError:
+    return GoogleApiError(410, "fullSyncRequired",
+                          "Sync token is no longer valid, a full sync is required.",
+                          domain="calendar", location="syncToken", location_type="parameter")
+
+
+def invalid_parameter(name: str, value: str, pattern: str) -> GoogleApiError:
+    message = (f"Invalid value '{value}'. Values must match the following regular "
+               f"expression: '{pattern}'")
+    return GoogleApiError(400, "invalidParameter", message, location=name,
+                          location_type="parameter")
+
+
+_SEE = ("Expected OAuth 2 access token, login cookie or other valid authentication "
+        "credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.")
+
+
+def missing_credentials() -> GoogleApiError:
+    return GoogleApiError(401, "required", "Login Required.", location="Authorization",
+                          location_type="header", status="UNAUTHENTICATED",
+                          top_message=f"Request is missing required authentication credential. {_SEE}")
+
+
+def invalid_credentials() -> GoogleApiError:
+    return GoogleApiError(401, "authError", "Invalid Credentials", location="Authorization",
+                          location_type="header", status="UNAUTHENTICATED",
+                          top_message=f"Request had invalid authentication credentials. {_SEE}")
+
+
+# --- ids, etags, times ------------------------------------------------------------------
+
+EVENT_ID = re.compile(r"[a-v0-9]{5,1024}")
+SEQUENCE_BELOW = ("Invalid sequence value. The specified sequence number is below the current "
+                  "sequence number of the resource. Re-fetch the resource and use its sequence "
+                  "number on the following request.")
+_OFFSET_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})", re.I | re.A)
+_LOCAL_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?", re.I | re.A)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.A)
+
+
+def check_event_id(value: Any) -> str:
+    if not isinstance(value, str) or not EVENT_ID.fullmatch(value):
+        raise invalid("Invalid resource id value.")
+    return value
+
+
+def zone_named(name: Any) -> ZoneInfo | None:
+    if not isinstance(name, str) or not name or name.startswith(("/", ".")):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def parse_instant(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp with its mandatory offset, as an aware datetime."""
+    if not isinstance(value, str) or not _OFFSET_DATETIME.fullmatch(value):
+        return None
+    try:
+        return datetime.fromisoformat(_trim_fraction(value.upper().replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def _trim_fraction(text: str) -> str:
+    # fromisoformat takes at most 6 fractional digits; RFC 3339 allows more.
+    return re.sub(r"(\.\d{6})\d+", r"\1", text)
+
+
+def render_instant(instant: datetime, zone: ZoneInfo) -> str:
+    """An event dateTime as Google prints it: whole seconds, in `zone`, Z for UTC."""
+    text = instant.astimezone(zone).isoformat(timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+@dataclass(frozen=True)
+class EventTime:
+    """An event start or end: a `date` (all-day) or an instant, plus the zone it was given in."""
+
+    date: date | None = None
+    instant: datetime | None = None
+    zone: str | None = None
+
+    @property
+    def all_day(self) -> bool:
+        return self.date is not None
+
+    def at(self, calendar_zone: ZoneInfo) -> datetime:
+        """The instant, an all-day date counting from midnight in the calendar's zone."""
+        if self.date is not None:
+            return datetime.combine(self.date, datetime.min.time(), calendar_zone)
+        assert self.instant is not None
+        return self.instant
+
+    def render(self, default_zone: ZoneInfo, forced_zone: ZoneInfo | None = None) -> dict:
+        out: dict[str, Any] = {}
+        if self.date is not None:
+            out["date"] = self.date.isoformat()
+        else:
+            assert self.instant is not None
+            zone = forced_zone or zone_named(self.zone) or default_zone
+            out["dateTime"] = render_instant(self.instant, zone)
+        if self.zone:
+            out["timeZone"] = self.zone
+        return out
+
+
+def parse_event_time(value: Any, which: str) -> EventTime:
+    if value is None:
+        raise required(f"Missing {which} time.")
+    if not isinstance(value, dict):
+        raise bad_request()
+    day, moment, zone_name = value.get("date"), value.get("dateTime"), value.get("timeZone")
+    zone = None
+    if zone_name is not None:
+        zone = zone_named(zone_name)
+        if zone is None:
+            raise invalid(f"Invalid time zone definition for {which} time.")
+    if day is not None and moment is not None:
+        raise bad_request()
+    if day is not None:
+        return EventTime(date=_parse_date(day), zone=zone_name)
+    if moment is None:
+        raise required(f"Missing {which} time.")
+    instant = parse_instant(moment)
+    if instant is None:
+        if not isinstance(moment, str) or not _LOCAL_DATETIME.fullmatch(moment):
+            raise bad_request()
+        if zone is None:
+            raise required(f"Missing time zone definition for {which} time.")
+        instant = datetime.fromisoformat(_trim_fraction(moment.upper())).replace(tzinfo=zone)
+    return EventTime(instant=instant.astimezone(timezone.utc).replace(microsecond=0),
+                     zone=zone_name)
+
+
+def _parse_date(value: Any) -> date:
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise bad_request()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise bad_request() from None
+
+
+def check_time_range(start: EventTime, end: EventTime, recurrence: list | None) -> None:
+    if start.all_day != end.all_day:
+        raise invalid("Start and end times must either both be date or both be dateTime.")
+    if recurrence and not start.all_day:
+        # Recurring timed events need a named zone to expand in (an offset is not enough).
+        for which, time in (("start", start), ("end", end)):
+            if not time.zone:
+                raise required(f"Missing time zone definition for {which} time.")
+    if start.all_day:
+        if end.date <= start.date:  # type: ignore[operator]  # end is exclusive
+            raise time_range_empty()
+    elif end.instant < start.instant:  # type: ignore[operator]
+        raise time_range_empty()
+
+
+# --- writable fields --------------------------------------------------------------------
+
+_TEXT = ("summary", "description", "location", "colorId")
+_BOOLS = ("anyoneCanAddSelf", "guestsCanInviteOthers", "guestsCanModify",
+          "guestsCanSeeOtherGuests", "endTimeUnspecified", "privateCopy")
+_ENUMS = {"status": ("confirmed", "tentative", "cancelled"),
+          "transparency": ("opaque", "transparent"),
+          "visibility": ("default", "public", "private", "confidential"),
+          "eventType": ("default",)}
+_RESPONSE_STATUSES = ("needsAction", "declined", "tentative", "accepted")
+# Google's order of Event keys in a response; absent keys are left out.
+EVENT_KEYS = (
+    "kind", "etag", "id", "status", "htmlLink", "created", "updated", "summary", "description",
+    "location", "colorId", "creator", "organizer", "start", "end", "endTimeUnspecified",
+    "recurrence", "transparency", "visibility", "iCalUID", "sequence", "attendees",
+    "extendedProperties", "anyoneCanAddSelf", "guestsCanInviteOthers", "guestsCanModify",
+    "guestsCanSeeOtherGuests", "privateCopy", "reminders", "source", "eventType",
+)
+
+
+@dataclass
+class EventFields:
+    """The validated writable part of an event (what insert/update set, patch merges into)."""
+
+    start: EventTime
+    end: EventTime
+    values: dict[str, Any] = field(default_factory=dict)  # every other writable field
+    sequence: int | None = None  # as requested by the client, if it sent one
+
+
+def validate_event_body(body: dict[str, Any]) -> EventFields:
+    """Check a full event body (insert, update, merged patch) like the real API does."""
+    end = parse_event_time(body.get("end"), "end")
+    if body.get("start") is None:
+        raise invalid("Start and end times must either both be date or both be dateTime.")
+    start = parse_event_time(body["start"], "start")
+    values: dict[str, Any] = {}
+    for name in _TEXT:
+        _put(values, name, body.get(name), str)
+    for name in _BOOLS:
+        _put(values, name, body.get(name), bool)
+    for name, allowed in _ENUMS.items():
+        if body.get(name) is not None and body[name] not in allowed:
+            raise invalid(f"Invalid value for: {name}")
+        _put(values, name, body.get(name), str)
+    if body.get("recurrence") is not None:
+        values["recurrence"] = _string_list(body["recurrence"], "recurrence")
+    if body.get("attendees") is not None:
+        values["attendees"] = _attendees(body["attendees"])
+    if body.get("extendedProperties") is not None:
+        values["extendedProperties"] = _extended_properties(body["extendedProperties"])
+    if body.get("reminders") is not None:
+        values["reminders"] = _reminders(body["reminders"])
+    if body.get("source") is not None:
+        values["source"] = _string_map(body["source"], "source", keys=("title", "url"))
+    check_time_range(start, end, values.get("recurrence"))
+    sequence = body.get("sequence")
+    if sequence is not None and (type(sequence) is not int or sequence < 0):
+        raise invalid("Invalid value for: sequence")
+    return EventFields(start, end, values, sequence)
+
+
+def _put(values: dict, name: str, value: Any, kind: type) -> None:
+    if value is None:
+        return
+    if type(value) is not kind:
+        raise invalid(f"Invalid value for: {name}")
+    values[name] = value
+
+
+def _string_list(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise invalid(f"Invalid value for: {name}")
+    return list(value)
+
+
+def _string_map(value: Any, name: str, keys: tuple[str, ...] | None = None) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise invalid(f"Invalid value for: {name}")
+    out = {}
+    for key, item in value.items():
+        if item is None or (keys is not None and key not in keys):
+            continue
+        if not isinstance(item, str):
+            raise invalid(f"Invalid value for: {name}.{key}")
+        out[key] = item
+    return out
+
+
+def _extended_properties(value: Any) -> dict[str, dict[str, str]]:
+    if not isinstance(value, dict):
+        raise invalid("Invalid value for: extendedProperties")
+    return {scope: _string_map(value[scope], f"extendedProperties.{scope}")
+            for scope in ("private", "shared") if value.get(scope) is not None}
+
+
+def _attendees(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise invalid("Invalid value for: attendees")
+    out = []
+    for item in value:
+        if not isinstance(item, dict) or not item.get("email"):
+            raise required("Missing attendee email.")
+        if not isinstance(item["email"], str) or "@" not in item["email"]:
+            raise invalid("Invalid attendee email.")
+        attendee: dict[str, Any] = {"email": item["email"]}
+        for name in ("displayName", "comment"):
+            _put(attendee, name, item.get(name), str)
+        for name in ("optional", "resource"):
+            _put(attendee, name, item.get(name), bool)
+        _put(attendee, "additionalGuests", item.get("additionalGuests"), int)
+        status = item.get("responseStatus", "needsAction")
+        if status not in _RESPONSE_STATUSES:
+            raise invalid("Invalid value for: attendees.responseStatus")
+        attendee["responseStatus"] = status
+        out.append(attendee)
+    return out
+
+
+def _reminders(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise invalid("Invalid value for: reminders")
+    out: dict[str, Any] = {}
+    _put(out, "useDefault", value.get("useDefault"), bool)
+    overrides = value.get("overrides")
+    if overrides is not None:
+        if not isinstance(overrides, list):
+            raise invalid("Invalid value for: reminders.overrides")
+        out["overrides"] = [_reminder(item) for item in overrides]
+    if out.get("useDefault") and out.get("overrides"):
+        raise GoogleApiError(400, "cannotUseDefaultRemindersAndSpecifyOverride",
+                             "Cannot specify both default reminders and overrides at the same time.")
+    return out
+
+
+def _reminder(item: Any) -> dict[str, Any]:
+    if (not isinstance(item, dict) or item.get("method") not in ("email", "popup")
+            or type(item.get("minutes")) is not int or not 0 <= item["minutes"] <= 40320):
+        raise invalid("Invalid value for: reminders.overrides")
+    return {"method": item["method"], "minutes": item["minutes"]}
+
+
+def merge_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Google patch semantics: objects merge, arrays and scalars replace, null clears."""
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_patch(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+# --- records and rendering --------------------------------------------------------------
+
+
+@dataclass
+class EventRecord:
+    """One event of one calendar, deleted ones included (their ids stay reserved)."""
+
+    id: str
+    ical_uid: str
+    created: datetime
+    updated: datetime
+    etag: str
+    fields: EventFields
+    organizer: dict[str, Any]
+    creator: dict[str, Any]
+    html_link: str
+    sequence: int = 0
+    change_seq: int = 0  # position in the store's change order, for sync tokens
+    writes: list[dict[str, Any]] = field(default_factory=list)  # audit incl. sendUpdates
+
+    @property
+    def status(self) -> str:
+        return self.fields.values.get("status", "confirmed")
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled"
+
+
+def html_link(event_id: str, calendar_id: str) -> str:
+    eid = base64.urlsafe_b64encode(f"{event_id} {calendar_id}".encode()).decode().rstrip("=")
+    return f"https://www.google.com/calendar/event?eid={eid}"
+
+
+def request_view(record: EventRecord) -> dict[str, Any]:
+    """The event as a client would send it back: the base a patch is merged into."""
+    utc = ZoneInfo("UTC")
+    view = copy.deepcopy(record.fields.values)
+    view["start"] = record.fields.start.render(utc)
+    view["end"] = record.fields.end.render(utc)
+    return view
+
+
+def render_event(record: EventRecord, calendar_zone: ZoneInfo, *, minimal: bool = False,
+                 forced_zone: ZoneInfo | None = None) -> dict[str, Any]:
+    """The Event resource. `minimal`: a deletion as incremental lists report it."""
+    if minimal:
+        return {"kind": "calendar#event", "etag": record.etag, "id": record.id,
+                "status": "cancelled"}
+    values = record.fields.values
+    out: dict[str, Any] = {
+        **copy.deepcopy(values),
+        "kind": "calendar#event", "etag": record.etag, "id": record.id,
+        "status": record.status, "htmlLink": record.html_link,
+        "created": _stamp(record.created, millis=False), "updated": _stamp(record.updated),
+        "creator": dict(record.creator), "organizer": dict(record.organizer),
+        "start": record.fields.start.render(calendar_zone, forced_zone),
+        "end": record.fields.end.render(calendar_zone, forced_zone),
+        "iCalUID": record.ical_uid, "sequence": record.sequence,
+        "reminders": copy.deepcopy(values.get("reminders", {"useDefault": True})),
+        "eventType": values.get("eventType", "default"),
+    }
+    if "attendees" in out:
+        out["attendees"] = [_mark_self(a, record.organizer["email"]) for a in out["attendees"]]
+    for name, default in (("transparency", "opaque"), ("visibility", "default")):
+        if out.get(name) == default:  # Google leaves defaults out
+            del out[name]
+    return {key: out[key] for key in EVENT_KEYS if key in out}
+
+
+def _mark_self(attendee: dict[str, Any], organizer_email: str) -> dict[str, Any]:
+    if attendee["email"].lower() != organizer_email.lower():
+        return attendee
+    return {**attendee, "organizer": True, "self": True}
+
+
+def _stamp(moment: datetime, millis: bool = True) -> str:
+    utc = moment.astimezone(timezone.utc)
+    fraction = f"{utc.microsecond // 1000:03d}" if millis else "000"
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"

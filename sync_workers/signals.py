@@ -1,0 +1,58 @@
+"""Celery signal wiring: JSON logs, request ids across tasks, and the dead-letter hook."""
+from __future__ import annotations
+
+import logging
+
+from celery import signals
+
+from . import logging as sync_logging
+from .config import get_settings
+
+log = logging.getLogger(__name__)
+REQUEST_ID_HEADER = "x_request_id"
+# ids a task's kwargs may carry; bound into the log context while it runs
+_KWARG_IDS = ("account_id", "link_id", "source_event_id", "target_record_id")
+
+
+@signals.setup_logging.connect
+def _setup_logging(**_):
+    sync_logging.configure_logging(get_settings().log_level)
+
+
+@signals.before_task_publish.connect
+def _stamp_request_id(headers=None, **_):
+    """Every message published while handling a request or a task carries its request id."""
+    if headers is not None and not headers.get(REQUEST_ID_HEADER):
+        headers[REQUEST_ID_HEADER] = sync_logging.request_id() or sync_logging.new_request_id()
+
+
+@signals.task_prerun.connect
+def _bind_task_context(task_id=None, task=None, kwargs=None, **_):
+    kwargs = kwargs or {}
+    ids = {name: kwargs.get(name) for name in _KWARG_IDS}
+    ids.update(request_id=task.request.get(REQUEST_ID_HEADER) or sync_logging.new_request_id(),
+               task_id=task_id, task_name=task.name)
+    task.request._sync_log_token = sync_logging.set_context(ids)
+
+
+@signals.task_postrun.connect
+def _unbind_task_context(task=None, **_):
+    token = getattr(task.request, "_sync_log_token", None)
+    if token is not None:
+        sync_logging.reset_context(token)
+
+
+@signals.worker_process_init.connect
+def _fresh_process(**_):
+    # A forked child must not reuse the parent's sockets.
+    from .store.db import close_pools
+
+    close_pools()
+
+
+@signals.task_failure.connect
+def _dead_letter(sender=None, task_id=None, exception=None, args=None, kwargs=None,
+                 einfo=None, **_):
+    from .tasks.dead_letters import publish_dead_letter
+
+    publish_dead_letter(sender, task_id, exception, args, kwargs, einfo)

@@ -1,0 +1,1 @@
+"""PostgreSQL: connection pool, migrations, one repository module per table family."""

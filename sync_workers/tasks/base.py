@@ -1,0 +1,121 @@
+"""The base task class: applies the one retry policy so tasks never look at status codes.
+
+A task body raises our errors (reliability.errors). This class decides:
+- retryable errors (Transient, RateLimited, Conflict, AuthExpired) -> retry with the
+  policy's delay, never sooner than the server's Retry-After; rate-limit waits do not spend
+  the retry budget (they are the provider pacing us, not the call failing);
+- a wait longer than the policy's cap, exhausted retries, Permanent, InvalidInput, or an
+  unexpected exception -> the task fails, and the task_failure hook dead-letters it;
+- AuthRevoked -> the account is parked (see auth/), the task ends without a dead letter.
+A message whose pool process was killed is re-delivered (reject_on_worker_lost); after
+`max_deliveries` such deliveries of one run it is dead-lettered instead of looping.
+"""
+from __future__ import annotations
+
+import logging
+
+from datetime import datetime, timezone
+
+import psycopg2
+import redis
+from celery import Task
+
+from ..config import get_settings
+from ..reliability.errors import AuthRevoked, Permanent, RateLimited, SyncError, Transient
+from ..reliability.locks import redis_client
+from ..reliability.retry import RetryPolicy, TooLongWait
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x_attempt"  # failures that spent the retry budget so far
+FIRST_FAILED_HEADER = "x_first_failed_at"
+_INFRA_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError, redis.ConnectionError,
+                 redis.TimeoutError)
+
+
+def policy_from_settings() -> RetryPolicy:
+    s = get_settings()
+    return RetryPolicy(max_attempts=s.retry_max_attempts, base_delay=s.retry_base_delay,
+                       max_delay=s.retry_max_delay)
+
+
+class ReliableTask(Task):
+    abstract = True
+    max_retries = None  # the policy decides, not Celery's counter
+    max_deliveries = 3  # re-deliveries after a killed worker before giving up
+    _policy: RetryPolicy | None = None
+
+    @property
+    def policy(self) -> RetryPolicy:
+        if self._policy is None:
+            self._policy = policy_from_settings()
+        return self._policy
+
+    def __call__(self, *args, **kwargs):
+        if self.request.called_directly:
+            return self.run(*args, **kwargs)
+        self._count_delivery()
+        try:
+            return self.run(*args, **kwargs)
+        except AuthRevoked as exc:
+            return self.on_parked(exc, args, kwargs)
+        except SyncError as exc:
+            if not exc.retryable:
+                raise
+            self._retry_or_fail(exc)
+        except _INFRA_ERRORS as exc:
+            self._retry_or_fail(Transient(f"{type(exc).__name__}: {exc}"), cause=exc)
+
+    def _retry_or_fail(self, exc: SyncError, cause: BaseException | None = None):
+        headers = self._headers()
+        budget_spent = int(headers.get(ATTEMPT_HEADER) or 0)
+        rate_limited = isinstance(exc, RateLimited)
+        attempt = budget_spent + (0 if rate_limited else 1)
+        if not rate_limited and not self.policy.can_retry(attempt):
+            log.warning("retries exhausted", extra={"error_type": type(exc).__name__,
+                                                    "reason": exc.reason, "attempts": attempt})
+            raise exc from cause
+        try:
+            delay = self.policy.next_delay(max(attempt, 1), getattr(exc, "retry_after", None))
+        except TooLongWait as wait:
+            raise Permanent(f"{exc.reason}; {wait}", provider=exc.provider,
+                            status=exc.status) from exc
+        headers.update({ATTEMPT_HEADER: attempt,
+                        FIRST_FAILED_HEADER: headers.get(FIRST_FAILED_HEADER) or _now_iso()})
+        log.info("retrying", extra={"error_type": type(exc).__name__, "reason": exc.reason,
+                                    "attempt": attempt, "countdown": round(delay, 3)})
+        raise self.retry(exc=exc, countdown=delay, headers=headers)
+
+    def _headers(self) -> dict:
+        req = self.request
+        return {name: req.get(name) for name in
+                ("x_request_id", ATTEMPT_HEADER, FIRST_FAILED_HEADER) if req.get(name)}
+
+    def _count_delivery(self) -> None:
+        """Count deliveries of this run; one killed again and again must not loop forever."""
+        key = f"sync:deliveries:{self.request.id}:{self.request.retries}"
+        try:
+            client = redis_client()
+            count = client.incr(key)
+            client.expire(key, 86400)
+        except redis.RedisError:
+            return  # counting is a guard, not a reason to fail the task
+        if count > self.max_deliveries:
+            raise Permanent(f"worker process lost {count - 1} times while running this task")
+
+    def on_parked(self, exc: AuthRevoked, args, kwargs):
+        """The account needs re-authorisation; the auth package records the parked work."""
+        from ..auth.parking import park_task  # noqa: PLC0415 (auth builds on this module)
+
+        park_task(self, exc, args, kwargs)
+        return None
+
+    def attempts_so_far(self) -> int:
+        """Runs of this task including the current one (for dead letters)."""
+        return (self.request.retries or 0) + 1
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+

@@ -1,0 +1,103 @@
+"""Dead letters: whatever ends a task for good is published to `dlq`, then mirrored once.
+
+`publish_dead_letter` runs in the task_failure hook (in the pool process, or in the main
+process for a lost worker). If the broker cannot take the letter it is written straight to
+Postgres, so a letter is never lost between the two.
+"""
+from __future__ import annotations
+
+import logging
+import traceback as tb
+from datetime import datetime, timezone
+from typing import Any
+
+from celery import shared_task
+
+from ..store import dead_letters as repo
+from .base import FIRST_FAILED_HEADER
+
+log = logging.getLogger(__name__)
+RECORD_TASK = "sync.record_dead_letter"
+
+
+def publish_dead_letter(task, task_id, exception, args, kwargs, einfo) -> None:
+    if getattr(task, "name", None) == RECORD_TASK:
+        log.error("dead-letter recording failed", extra={"task_id": task_id})
+        return  # its own failure must not loop; the message stays for redelivery
+    letter = _letter_fields(task, task_id, exception, args, kwargs, einfo)
+    try:
+        task.app.send_task(RECORD_TASK, kwargs={"letter": letter}, queue="dlq",
+                           routing_key="dlq", retry=True,
+                           retry_policy={"max_retries": 2, "interval_start": 0.2})
+    except Exception as exc:  # noqa: BLE001 (any broker failure: fall back to Postgres)
+        log.warning("dlq publish failed, recording directly",
+                    extra={"error_type": type(exc).__name__})
+        _record(letter)
+    log.error("task dead-lettered", extra={"dead_task_id": task_id,
+                                           "error_type": letter["error_type"],
+                                           "reason": letter["error_message"],
+                                           "attempts": letter["attempts"]})
+
+
+def _letter_fields(task, task_id, exception, args, kwargs, einfo) -> dict[str, Any]:
+    request = getattr(task, "request", None)
+    get = request.get if request is not None else (lambda *_: None)
+    now = datetime.now(timezone.utc).isoformat()
+    kwargs = dict(kwargs or {})
+    text = einfo.traceback if einfo is not None else "".join(
+        tb.format_exception(type(exception), exception, exception.__traceback__))
+    delivery = get("delivery_info") or {}
+    from ..logging import redact
+
+    return {
+        "task_id": task_id,
+        "task_name": task.name,
+        "queue": delivery.get("routing_key") or _route_queue(task),
+        "args": list(args or []),
+        "kwargs": kwargs,
+        "error_type": type(exception).__name__,
+        "error_message": redact(str(getattr(exception, "reason", None) or exception)),
+        "traceback": redact(text or ""),
+        "attempts": (get("retries") or 0) + 1,
+        "request_id": get("x_request_id"),
+        "account_id": kwargs.get("account_id"),
+        "first_failed_at": get(FIRST_FAILED_HEADER) or now,
+        "last_failed_at": now,
+        "replay_of": get("x_replay_of"),
+    }
+
+
+def _route_queue(task) -> str | None:
+    route = task.app.amqp.router.route({}, task.name)
+    queue = route.get("queue")
+    return getattr(queue, "name", queue)
+
+
+def _record(letter: dict[str, Any]) -> int | None:
+    fields = dict(letter)
+    for key in ("first_failed_at", "last_failed_at"):
+        fields[key] = datetime.fromisoformat(fields[key])
+    return repo.record(repo.DeadLetter(**fields))
+
+
+@shared_task(name=RECORD_TASK, bind=True, acks_late=True, max_retries=None)
+def record_dead_letter(self, letter: dict[str, Any]) -> int | None:
+    """Mirror one letter into Postgres; idempotent on task id, retried while Postgres is away."""
+    try:
+        return _record(letter)
+    except Exception as exc:  # noqa: BLE001 (Postgres away: keep the letter in the queue)
+        raise self.retry(exc=exc, countdown=min(60, 2 ** min(self.request.retries, 6)))
+
+
+def replay_letter(app, letter_id: int) -> str:
+    """Re-publish a dead task through its own routing; the record notes the new task id."""
+    letter = repo.get(letter_id)
+    if letter is None:
+        raise LookupError(f"dead letter {letter_id} does not exist")
+    if letter["status"] != "open":
+        raise ValueError(f"dead letter {letter_id} is {letter['status']}, not open")
+    result = app.send_task(letter["task_name"], args=letter["args"], kwargs=letter["kwargs"],
+                           headers={"x_replay_of": letter_id,
+                                    "x_request_id": letter["request_id"]})
+    repo.mark_replayed(letter_id, result.id)
+    return result.id

@@ -1,0 +1,55 @@
+"""Fixtures shared by the whole suite.
+
+The suite never touches a developer's data: it uses the database `sync_workers_test` on the
+configured PostgreSQL server and Redis database 15 on the configured Redis server (both
+emptied by the tests). The environment is set here, before any sync_workers import reads it.
+"""
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+
+
+def _test_urls() -> dict[str, str]:
+    db = urlparse(os.environ.get("SYNC_DATABASE_URL",
+                                 "postgresql://postgres@127.0.0.1:5432/sync_workers"))
+    redis_url = urlparse(os.environ.get("SYNC_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    test_redis = urlunparse(redis_url._replace(path="/15"))
+    return {
+        "SYNC_ENVIRONMENT": "test",
+        "SYNC_DATABASE_URL": urlunparse(db._replace(path="/sync_workers_test")),
+        "SYNC_REDIS_URL": test_redis,
+        "SYNC_BROKER_URL": test_redis,
+        # Fast retries so exhausted-retry paths finish in seconds; a cap above the 30 s
+        # Retry-After used by the tests.
+        "SYNC_RETRY_MAX_ATTEMPTS": "3",
+        "SYNC_RETRY_BASE_DELAY": "0.1",
+        "SYNC_RETRY_MAX_DELAY": "60",
+        "SYNC_MAX_COUNTDOWN": "120",
+        "SYNC_TASK_TIME_LIMIT": "60",
+    }
+
+
+os.environ.update(_test_urls())
+
+from sync_workers.sandbox.server import Sandbox  # noqa: E402 (after the environment is set)
+
+pytest_plugins = ["tests.fixtures.services", "tests.fixtures.workers"]
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    """All emulated providers on ephemeral loopback ports, for the whole session."""
+    sandbox = Sandbox().start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """The session's sandbox with clean state for this test."""
+    sandbox_server.state.reset()
+    yield sandbox_server
+    sandbox_server.state.webhooks.wait_idle(timeout=5)

@@ -1,0 +1,87 @@
+"""Tasks that only the test workers load (`celery worker -I tests.integration.probe_tasks`).
+
+They exercise the real base task, retry policy and dead-letter hook with controllable
+failures; the production code has no test-only tasks.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from celery import shared_task
+
+from sync_workers.logging import register_secret
+from sync_workers.providers.http import ProviderHttp
+from sync_workers.reliability.errors import Permanent, Transient
+from sync_workers.reliability.locks import redis_client
+from sync_workers.tasks.base import ReliableTask
+
+log = logging.getLogger("tests.probe")
+
+
+def _count(marker: str) -> int:
+    return redis_client().incr(f"probe:runs:{marker}")
+
+
+@shared_task(base=ReliableTask, bind=True, name="probe.always_transient")
+def always_transient(self, marker: str, account_id: int | None = None):
+    _count(marker)
+    raise Transient(f"probe {marker} fails transiently")
+
+
+@shared_task(base=ReliableTask, bind=True, name="probe.permanent")
+def permanent(self, marker: str):
+    _count(marker)
+    raise Permanent(f"probe {marker} fails permanently")
+
+
+@shared_task(base=ReliableTask, bind=True, name="probe.fails_until_allowed")
+def fails_until_allowed(self, marker: str):
+    _count(marker)
+    if not redis_client().get(f"probe:allow:{marker}"):
+        raise Permanent(f"probe {marker} not allowed yet")
+    redis_client().set(f"probe:done:{marker}", self.request.id)
+
+
+@shared_task(base=ReliableTask, bind=True, name="probe.block")
+def block(self, marker: str, timeout: float = 30):
+    """Record this run's pid, then wait until the test releases the marker."""
+    client = redis_client()
+    client.rpush(f"probe:pids:{marker}", os.getpid())
+    deadline = time.monotonic() + timeout
+    while not client.get(f"probe:release:{marker}"):
+        if time.monotonic() > deadline:
+            raise Permanent("probe block was never released")
+        time.sleep(0.05)
+    client.set(f"probe:done:{marker}", self.request.id)
+
+
+@shared_task(base=ReliableTask, bind=True, name="probe.call_provider")
+def call_provider(self, url: str, marker: str):
+    log.info("probe calling provider", extra={"marker": marker})
+    ProviderHttp("google").request("GET", url)
+    log_only.delay(marker)
+
+
+@shared_task(base=ReliableTask, bind=True, name="probe.log_only")
+def log_only(self, marker: str):
+    log.info("probe sub-task ran", extra={"marker": marker})
+    redis_client().set(f"probe:done:{marker}", self.request.id)
+
+
+@shared_task(base=ReliableTask, bind=True, name="probe.log_secret")
+def log_secret(self, token: str, marker: str):
+    """Logs a token the way careless code would; the redaction filter must catch it.
+
+    The auth code registers every token it handles (as done here), so even free text that
+    matches no pattern is scrubbed.
+    """
+    register_secret(token)
+    log.info(f"refreshing with Authorization: Bearer {token}")
+    log.info("token response", extra={"access_token": token, "body": f"refresh_token={token}"})
+    try:
+        raise RuntimeError(f"provider said: invalid token {token}")
+    except RuntimeError:
+        log.exception("call failed")
+    redis_client().set(f"probe:done:{marker}", "1")

@@ -120,13 +120,11 @@ def dlq_discard(letter_ids, reason) -> None:
     sys.exit(1 if failed else 0)
 
 
-def _add_optional_groups() -> None:
+def _register_groups() -> None:
+    """Command groups that live beside the code they operate."""
     from .sandbox.commands import sandbox
 
     main.add_command(sandbox)
 
 
-try:
-    _add_optional_groups()
-except ImportError:  # the sandbox command is being written; keep the CLI usable meanwhile
-    pass
+_register_groups()

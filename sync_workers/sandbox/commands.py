@@ -119,16 +119,16 @@ def _print_banner(running: Sandbox) -> None:
 
 
 def _wait_for_stop() -> None:
-    """Block until Ctrl-C or SIGTERM (so `kill` and container stops end it cleanly)."""
+    """Block until Ctrl-C (SIGINT) or SIGTERM, so `kill` and container stops end it cleanly."""
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in handled}
     try:
-        while not stop.wait(timeout=1.0):  # a timed wait keeps Ctrl-C responsive
+        while not stop.wait(timeout=1.0):  # a timed wait lets the signal handler run
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,52 @@
+"""Migrations: idempotent and safe when several processes start at once."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from urllib.parse import urlparse, urlunparse
+
+import psycopg2
+import pytest
+
+from sync_workers.config import get_settings
+from sync_workers.store.db import ensure_database
+from sync_workers.store.migrate import migrate, migration_files, pending
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def fresh_database():
+    base = urlparse(get_settings().database_url)
+    name = f"sync_workers_mig_{uuid.uuid4().hex[:8]}"
+    url = urlunparse(base._replace(path=f"/{name}"))
+    ensure_database(url)
+    yield url
+    admin = psycopg2.connect(urlunparse(base._replace(path="/postgres")))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def test_migrate_twice_applies_once(fresh_database):
+    names = [name for name, _ in migration_files()]
+    assert migrate(fresh_database) == names
+    assert migrate(fresh_database) == []
+    assert pending(fresh_database) == []
+
+
+def test_concurrent_migrations_take_turns(fresh_database):
+    code = ("import sys; from sync_workers.store.migrate import migrate; "
+            "print(len(migrate(sys.argv[1])))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, fresh_database],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(5)]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
+    counts = sorted(int(out.strip().splitlines()[-1]) for out, _ in results)
+    assert counts == [0, 0, 0, 0, len(migration_files())]
+    with psycopg2.connect(fresh_database) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM schema_migrations")
+        assert cur.fetchone()[0] == len(migration_files())

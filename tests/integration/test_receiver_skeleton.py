@@ -1,0 +1,53 @@
+"""The receiver skeleton over real HTTP: health, readiness, JSON errors, body limit."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from sync_workers.receiver import create_app
+from tests.fixtures.receiver import serving
+
+pytestmark = pytest.mark.integration
+
+
+def test_healthz_and_readyz(db):
+    with serving(create_app()) as url:
+        assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "ok"}
+        ready = requests.get(f"{url}/readyz", timeout=5)
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"redis": "ok", "postgres": "ok"}
+
+
+def test_readyz_is_503_when_redis_is_unreachable(db, monkeypatch):
+    from sync_workers.reliability import locks
+
+    # A Redis URL nothing listens on; the check must say so, not hang or raise.
+    dead = "redis://127.0.0.1:1/0"
+    monkeypatch.setattr(locks, "redis_client",
+                        lambda url=None: locks.redis.Redis.from_url(dead, socket_timeout=1,
+                                                                    socket_connect_timeout=1))
+    with serving(create_app()) as url:
+        ready = requests.get(f"{url}/readyz", timeout=10)
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["redis"].startswith("unreachable")
+
+
+def test_unknown_path_is_a_json_404(db):
+    with serving(create_app()) as url:
+        resp = requests.get(f"{url}/nope", timeout=5)
+    assert resp.status_code == 404 and resp.json()["status"] == 404 and resp.json()["error"]
+
+
+def test_oversized_body_is_413(db):
+    app = create_app({"MAX_CONTENT_LENGTH": 1024})
+
+    @app.post("/echo")
+    def echo():
+        from flask import request
+        return {"size": len(request.get_data())}
+
+    with serving(app) as url:
+        small = requests.post(f"{url}/echo", data=b"x" * 100, timeout=5)
+        big = requests.post(f"{url}/echo", data=b"x" * 5000, timeout=5)
+    assert small.status_code == 200
+    assert big.status_code == 413 and "error" in big.json()

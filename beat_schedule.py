@@ -1,11 +1,33 @@
 """The periodic schedule, read by the single Celery Beat (see docs/operations.md).
 
+Polling is hourly per account, spread over the hour: `poll_all_accounts` runs every
+`POLL_SLOT_SECONDS` and fans out only the accounts whose slot (a stable hash of the account
+id) is due, so each account is polled once an hour and the load is even. This replaces a
+fan-out with countdowns of up to an hour: such long countdowns sit unacked in worker memory
+and outlive the broker's visibility timeout (see CELERY.md).
+
 Every entry has `expires` so that runs queued while no worker is up do not pile up.
 """
 from __future__ import annotations
 
 from typing import Any
 
+POLL_INTERVAL_SECONDS = 3600
+POLL_SLOT_SECONDS = 300
+POLL_SLOTS = POLL_INTERVAL_SECONDS // POLL_SLOT_SECONDS
+RENEW_CHANNELS_SECONDS = 3 * 3600
+
 
 def beat_schedule(settings: Any = None) -> dict[str, dict[str, Any]]:
-    return {}
+    return {
+        "poll-accounts": {
+            "task": "sync.poll_all_accounts",
+            "schedule": float(POLL_SLOT_SECONDS),
+            "options": {"expires": POLL_SLOT_SECONDS - 10},
+        },
+        "renew-push-channels": {
+            "task": "sync.renew_push_channels",
+            "schedule": float(RENEW_CHANNELS_SECONDS),
+            "options": {"expires": RENEW_CHANNELS_SECONDS // 2},
+        },
+    }

@@ -65,6 +65,14 @@ def make_celery(settings: Settings | None = None) -> Celery:
         worker_redirect_stdouts=False,
         enable_utc=True,
         timezone="UTC",
+        # Exactly one Beat sends the schedule: RedBeat keeps it in Redis behind a lock; a
+        # second Beat waits as a standby and takes over within the lock timeout.
+        beat_scheduler="redbeat.RedBeatScheduler",
+        redbeat_redis_url=settings.redis_url,
+        redbeat_key_prefix="sync:redbeat:",
+        redbeat_lock_timeout=60,
+        redbeat_redis_options={"socket_timeout": 5, "socket_connect_timeout": 5},
+        beat_max_loop_interval=10,
         task_publish_retry=True,
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0,
                                    "interval_step": 0.5, "interval_max": 1},

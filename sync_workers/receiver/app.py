@@ -9,24 +9,35 @@ from flask import Blueprint, Flask, g, request
 from ..config import get_settings
 from ..logging import new_request_id, reset_context, set_context
 from .errors import register_error_handlers
+from .google_push import google_push
 from .health import health
+from .intake import Intake
+from .salesforce_outbound import salesforce_outbound
 
 log = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
 def create_app(test_config: dict[str, Any] | None = None,
-               blueprints: Iterable[Blueprint] = ()) -> Flask:
+               blueprints: Iterable[Blueprint] = (), intake: Intake | None = None) -> Flask:
+    """The receiver. Tests may pass their own `intake` (e.g. a broker they can stop)."""
     settings = get_settings()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.config.update(MAX_CONTENT_LENGTH=settings.receiver_max_body, JSON_SORT_KEYS=False)
     app.config.update(test_config or {})
+    app.extensions["sync_intake"] = intake or _default_intake()
     register_error_handlers(app)
-    app.register_blueprint(health)
-    for blueprint in blueprints:
+    for blueprint in (health, google_push, salesforce_outbound, *blueprints):
         app.register_blueprint(blueprint)
     _install_request_ids(app)
     return app
+
+
+def _default_intake() -> Intake:
+    from ..celery_app import app as celery_app
+    from ..reliability.locks import redis_client
+
+    return Intake(celery_app, redis_client())
 
 
 def _install_request_ids(app: Flask) -> None:
@@ -43,7 +54,9 @@ def _install_request_ids(app: Flask) -> None:
     def _echo_request_id(resp):
         resp.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         if request.endpoint not in ("health.healthz", "health.readyz"):
-            log.info("request", extra={"method": request.method, "path": request.path,
+            # The route pattern, not the path: webhook paths carry endpoint secrets.
+            route = request.url_rule.rule if request.url_rule else "(no route)"
+            log.info("request", extra={"method": request.method, "route": route,
                                        "status": resp.status_code})
         return resp
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+import psycopg2
+import redis
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -19,6 +21,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         return error_response(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(psycopg2.OperationalError)
+    @app.errorhandler(redis.RedisError)
+    def _store_unavailable(exc: Exception):
+        # The provider should retry later; this is our outage, not their bad input.
+        log.warning("store unavailable", extra={"error_type": type(exc).__name__})
+        resp = error_response(503, "temporarily unavailable")
+        resp.headers["Retry-After"] = "30"
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -85,3 +85,8 @@ def log_secret(self, token: str, marker: str):
     except RuntimeError:
         log.exception("call failed")
     redis_client().set(f"probe:done:{marker}", "1")
+
+
+@shared_task(base=ReliableTask, bind=True, name="probe.tick")
+def tick(self, marker: str):
+    redis_client().rpush(f"probe:ticks:{marker}", time.time())

@@ -1,0 +1,85 @@
+"""Push channels and webhook endpoints: what a delivery must match to be believed.
+
+Only hashes of channel tokens and endpoint secrets are stored; a delivery is checked by
+hashing what it presents and comparing in constant time.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from typing import Any
+
+from .db import cursor
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
+
+
+def matches(presented: str | None, stored_hash: bytes | memoryview | None) -> bool:
+    if not presented or stored_hash is None:
+        return False
+    return hmac.compare_digest(_digest(presented), bytes(stored_hash))
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def add_push_channel(account_id: int, provider: str, channel_id: str, token: str,
+                     expires_at: datetime, resource_id: str | None = None,
+                     calendar_id: str = "primary") -> int:
+    with cursor() as cur:
+        cur.execute(
+            """INSERT INTO push_channels (account_id, provider, channel_id, resource_id,
+                   calendar_id, token_hash, expires_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+            (account_id, provider, channel_id, resource_id, calendar_id, _digest(token),
+             expires_at),
+        )
+        return cur.fetchone()["id"]
+
+
+def get_push_channel(channel_id: str) -> dict[str, Any] | None:
+    with cursor() as cur:
+        cur.execute("SELECT * FROM push_channels WHERE channel_id = %s", (channel_id,))
+        return cur.fetchone()
+
+
+def channels_expiring_before(when: datetime) -> list[dict[str, Any]]:
+    with cursor() as cur:
+        cur.execute("""SELECT * FROM push_channels WHERE status = 'active'
+                       AND expires_at < %s ORDER BY expires_at""", (when,))
+        return cur.fetchall()
+
+
+def active_channels(account_id: int) -> list[dict[str, Any]]:
+    with cursor() as cur:
+        cur.execute("""SELECT * FROM push_channels WHERE account_id = %s
+                       AND status = 'active'""", (account_id,))
+        return cur.fetchall()
+
+
+def mark_channel_stopped(channel_id: str) -> None:
+    with cursor() as cur:
+        cur.execute("""UPDATE push_channels SET status = 'stopped', stopped_at = now()
+                       WHERE channel_id = %s""", (channel_id,))
+
+
+def add_webhook_endpoint(account_id: int, provider: str, secret: str,
+                         organization_id: str | None = None) -> int:
+    with cursor() as cur:
+        cur.execute(
+            """INSERT INTO webhook_endpoints (account_id, provider, secret_hash, organization_id)
+               VALUES (%s, %s, %s, %s) RETURNING id""",
+            (account_id, provider, _digest(secret), organization_id),
+        )
+        return cur.fetchone()["id"]
+
+
+def get_webhook_endpoint(endpoint_id: int) -> dict[str, Any] | None:
+    with cursor() as cur:
+        cur.execute("SELECT * FROM webhook_endpoints WHERE id = %s", (endpoint_id,))
+        return cur.fetchone()

@@ -1,10 +1,9 @@
-"""Google Calendar Event resources: Google's errors, request-body validation, rendering.
+"""Google Calendar Event resources: request-body validation and rendering.
 
 Pure code over plain data: the store (google_calendar_store) keeps the records, the routes
-(google_calendar) speak HTTP. Error reasons and texts are Google's where they are known.
-Only the Event fields the service uses are kept; other real fields in a request body
-(attachments, conferenceData, ...) are ignored, never echoed, so no response can carry a
-field the real API would not send.
+(google_calendar) speak HTTP. Only the Event fields the service uses are kept; other real
+fields of a request body (attachments, conferenceData, ...) are ignored, never echoed, so
+no response can carry a field the real API would not send.
 """
 from __future__ import annotations
 
@@ -16,99 +15,10 @@ from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# --- errors ---------------------------------------------------------------------------
-
-
-class GoogleApiError(Exception):
-    """An error answer in Google's body shape; `status` is set only by the front end (401)."""
-
-    def __init__(self, code: int, reason: str, message: str, *, domain: str = "global",
-                 location: str | None = None, location_type: str | None = None,
-                 top_message: str | None = None, status: str | None = None) -> None:
-        super().__init__(f"{code} {reason}: {message}")
-        self.code, self.reason, self.message, self.domain = code, reason, message, domain
-        self.location, self.location_type = location, location_type
-        self.top_message, self.status = top_message or message, status
-
-    def body(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"domain": self.domain, "reason": self.reason,
-                                "message": self.message}
-        if self.location:
-            item.update(locationType=self.location_type, location=self.location)
-        error: dict[str, Any] = {"errors": [item], "code": self.code, "message": self.top_message}
-        if self.status:
-            error["status"] = self.status
-        return {"error": error}
-
-
-def not_found() -> GoogleApiError:
-    return GoogleApiError(404, "notFound", "Not Found")
-
-
-def duplicate() -> GoogleApiError:
-    return GoogleApiError(409, "duplicate", "The requested identifier already exists.")
-
-
-def deleted() -> GoogleApiError:
-    return GoogleApiError(410, "deleted", "Resource has been deleted")
-
-
-def invalid(message: str, location: str | None = None) -> GoogleApiError:
-    return GoogleApiError(400, "invalid", message, location=location,
-                          location_type="parameter" if location else None)
-
-
-def required(message: str = "Required") -> GoogleApiError:
-    return GoogleApiError(400, "required", message)
-
-
-def bad_request(message: str = "Bad Request") -> GoogleApiError:
-    return GoogleApiError(400, "badRequest", message)
-
-
-def parse_error() -> GoogleApiError:
-    return GoogleApiError(400, "parseError", "Parse Error")
-
-
-def time_range_empty(location: str | None = None) -> GoogleApiError:
-    return GoogleApiError(400, "timeRangeEmpty", "The specified time range is empty.",
-                          domain="calendar", location=location,
-                          location_type="parameter" if location else None)
-
-
-def condition_not_met() -> GoogleApiError:
-    return GoogleApiError(412, "conditionNotMet", "Precondition Failed",
-                          location="If-Match", location_type="header")
-
-
-def full_sync_required() -> GoogleApiError:
-    return GoogleApiError(410, "fullSyncRequired",
-                          "Sync token is no longer valid, a full sync is required.",
-                          domain="calendar", location="syncToken", location_type="parameter")
-
-
-def invalid_parameter(name: str, value: str, pattern: str) -> GoogleApiError:
-    message = (f"Invalid value '{value}'. Values must match the following regular "
-               f"expression: '{pattern}'")
-    return GoogleApiError(400, "invalidParameter", message, location=name,
-                          location_type="parameter")
-
-
-_SEE = ("Expected OAuth 2 access token, login cookie or other valid authentication "
-        "credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.")
-
-
-def missing_credentials() -> GoogleApiError:
-    return GoogleApiError(401, "required", "Login Required.", location="Authorization",
-                          location_type="header", status="UNAUTHENTICATED",
-                          top_message=f"Request is missing required authentication credential. {_SEE}")
-
-
-def invalid_credentials() -> GoogleApiError:
-    return GoogleApiError(401, "authError", "Invalid Credentials", location="Authorization",
-                          location_type="header", status="UNAUTHENTICATED",
-                          top_message=f"Request had invalid authentication credentials. {_SEE}")
-
+from .core import iso_utc
+from .google_calendar_errors import (
+    GoogleApiError, bad_request, invalid, required, time_range_empty,
+)
 
 # --- ids, etags, times ------------------------------------------------------------------
 
@@ -213,7 +123,11 @@ def parse_event_time(value: Any, which: str) -> EventTime:
             raise bad_request()
         if zone is None:
             raise required(f"Missing time zone definition for {which} time.")
-        instant = datetime.fromisoformat(_trim_fraction(moment.upper())).replace(tzinfo=zone)
+        try:
+            local = datetime.fromisoformat(_trim_fraction(moment.upper()))
+        except ValueError:
+            raise bad_request() from None
+        instant = local.replace(tzinfo=zone)
     return EventTime(instant=instant.astimezone(timezone.utc).replace(microsecond=0),
                      zone=zone_name)
 
@@ -274,10 +188,12 @@ class EventFields:
 
 def validate_event_body(body: dict[str, Any]) -> EventFields:
     """Check a full event body (insert, update, merged patch) like the real API does."""
-    end = parse_event_time(body.get("end"), "end")
+    if body.get("end") is None:
+        raise required("Missing end time.")
     if body.get("start") is None:
         raise invalid("Start and end times must either both be date or both be dateTime.")
     start = parse_event_time(body["start"], "start")
+    end = parse_event_time(body["end"], "end")
     values: dict[str, Any] = {}
     for name in _TEXT:
         _put(values, name, body.get(name), str)
@@ -372,8 +288,9 @@ def _reminders(value: Any) -> dict[str, Any]:
             raise invalid("Invalid value for: reminders.overrides")
         out["overrides"] = [_reminder(item) for item in overrides]
     if out.get("useDefault") and out.get("overrides"):
-        raise GoogleApiError(400, "cannotUseDefaultRemindersAndSpecifyOverride",
-                             "Cannot specify both default reminders and overrides at the same time.")
+        raise GoogleApiError(
+            400, "cannotUseDefaultRemindersAndSpecifyOverride",
+            "Cannot specify both default reminders and overrides at the same time.")
     return out
 
 
@@ -451,7 +368,9 @@ def render_event(record: EventRecord, calendar_zone: ZoneInfo, *, minimal: bool 
         **copy.deepcopy(values),
         "kind": "calendar#event", "etag": record.etag, "id": record.id,
         "status": record.status, "htmlLink": record.html_link,
-        "created": _stamp(record.created, millis=False), "updated": _stamp(record.updated),
+        # Google keeps whole seconds for created, milliseconds for updated.
+        "created": iso_utc(record.created.replace(microsecond=0)),
+        "updated": iso_utc(record.updated),
         "creator": dict(record.creator), "organizer": dict(record.organizer),
         "start": record.fields.start.render(calendar_zone, forced_zone),
         "end": record.fields.end.render(calendar_zone, forced_zone),
@@ -472,8 +391,3 @@ def _mark_self(attendee: dict[str, Any], organizer_email: str) -> dict[str, Any]
         return attendee
     return {**attendee, "organizer": True, "self": True}
 
-
-def _stamp(moment: datetime, millis: bool = True) -> str:
-    utc = moment.astimezone(timezone.utc)
-    fraction = f"{utc.microsecond // 1000:03d}" if millis else "000"
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"

@@ -10,25 +10,24 @@ import base64
 import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from .core import SandboxState, iso_utc
+from .google_calendar_errors import (
+    condition_not_met, deleted, duplicate, full_sync_required, invalid, not_found,
+)
 from .google_calendar_events import (
-    EventFields, EventRecord, GoogleApiError, bad_request, check_event_id, condition_not_met,
-    deleted, duplicate, full_sync_required, html_link, invalid, invalid_parameter,
-    merge_patch, not_found, parse_instant, render_event, request_view, time_range_empty,
-    validate_event_body, zone_named, SEQUENCE_BELOW,
+    SEQUENCE_BELOW, EventFields, EventRecord, check_event_id, html_link, merge_patch,
+    render_event, request_view, validate_event_body, zone_named,
 )
 from .google_calendar_push import Channels
+from .google_calendar_query import Filters, ListRequest
 
 STORE_KEY = "google_calendar"
 # Not UTC: most real users are elsewhere, and a client that compares dateTime strings
 # instead of instants must fail here as it would for them.
 DEFAULT_TIME_ZONE = "Europe/Berlin"
-DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 250, 2500
-FORBIDDEN_WITH_SYNC_TOKEN = ("iCalUID", "orderBy", "privateExtendedProperty", "q",
-                             "sharedExtendedProperty", "timeMin", "timeMax", "updatedMin")
 _BASE32HEX = "0123456789abcdefghijklmnopqrstuv"
 
 
@@ -53,51 +52,6 @@ class Calendar:
 
 
 @dataclass(frozen=True)
-class Filters:
-    """The narrowing parameters of a list; a sync token carries them into later lists."""
-
-    private: tuple[tuple[str, str], ...] = ()
-    shared: tuple[tuple[str, str], ...] = ()
-    q: str | None = None
-    ical_uid: str | None = None
-    time_min: datetime | None = None
-    time_max: datetime | None = None
-
-    def match(self, record: EventRecord, zone: ZoneInfo) -> bool:
-        values = record.fields.values
-        props = values.get("extendedProperties", {})
-        if any(props.get("private", {}).get(k) != v for k, v in self.private):
-            return False
-        if any(props.get("shared", {}).get(k) != v for k, v in self.shared):
-            return False
-        if self.ical_uid is not None and record.ical_uid != self.ical_uid:
-            return False
-        if self.time_min is not None and record.fields.end.at(zone) <= self.time_min:
-            return False
-        if self.time_max is not None and record.fields.start.at(zone) >= self.time_max:
-            return False
-        return self.q is None or self.q.lower() in _searchable_text(values)
-
-
-def _searchable_text(values: dict[str, Any]) -> str:
-    parts = [values.get(n, "") for n in ("summary", "description", "location")]
-    parts += [a["email"] for a in values.get("attendees", [])]
-    return " ".join(parts).lower()
-
-
-@dataclass(frozen=True)
-class ListRequest:
-    filters: Filters = Filters()
-    sync_token: str | None = None
-    page_token: str | None = None
-    updated_min: datetime | None = None
-    show_deleted: bool | None = None
-    order_by: str | None = None
-    zone: ZoneInfo | None = None  # the timeZone parameter: render times in this zone
-    max_results: int = DEFAULT_PAGE_SIZE
-
-
-@dataclass(frozen=True)
 class Cursor:
     """One listing in progress: the candidate ids fixed on its first page."""
 
@@ -119,77 +73,6 @@ class SyncToken:
     filters: Filters
 
 
-def parse_list_request(args: Mapping[str, list[str]]) -> ListRequest:
-    """Validate events.list parameters (a multi-dict: name -> values) like the real API."""
-    one = {name: values[-1] for name, values in args.items() if values}
-    sync_token = one.get("syncToken")
-    if sync_token is not None:
-        for name in FORBIDDEN_WITH_SYNC_TOKEN:
-            if name in one:
-                raise invalid(f"{name} is not allowed with syncToken.", location=name)
-        if parse_bool(one, "showDeleted") is False:
-            raise invalid("showDeleted=false is not allowed with syncToken.", "showDeleted")
-    single = parse_bool(one, "singleEvents") or False
-    order_by = one.get("orderBy")
-    if order_by is not None and order_by not in ("startTime", "updated"):
-        raise invalid_parameter("orderBy", order_by, "startTime|updated")
-    if order_by == "startTime" and not single:
-        raise bad_request("The requested ordering is not available for the particular query.")
-    time_min, time_max = _time_param(one, "timeMin"), _time_param(one, "timeMax")
-    if time_min and time_max and time_max <= time_min:
-        raise time_range_empty("timeMax")
-    zone = None
-    if "timeZone" in one and (zone := zone_named(one["timeZone"])) is None:
-        raise invalid("Invalid value for: timeZone", "timeZone")
-    filters = Filters(
-        private=_property_pairs(args.get("privateExtendedProperty", []), "privateExtendedProperty"),
-        shared=_property_pairs(args.get("sharedExtendedProperty", []), "sharedExtendedProperty"),
-        q=one.get("q"), ical_uid=one.get("iCalUID"), time_min=time_min, time_max=time_max)
-    return ListRequest(filters, sync_token, one.get("pageToken"),
-                       _time_param(one, "updatedMin"), parse_bool(one, "showDeleted"),
-                       order_by, zone, _page_size(one.get("maxResults")))
-
-
-def parse_bool(one: Mapping[str, str], name: str) -> bool | None:
-    value = one.get(name)
-    if value is None:
-        return None
-    if value.lower() not in ("true", "false"):
-        raise invalid_parameter(name, value, "true|false")
-    return value.lower() == "true"
-
-
-def _time_param(one: Mapping[str, str], name: str) -> datetime | None:
-    if name not in one:
-        return None
-    instant = parse_instant(one[name])
-    if instant is None:  # an offset is mandatory in list parameters
-        raise bad_request()
-    return instant
-
-
-def _property_pairs(values: list[str], name: str) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for value in values:
-        key, sep, wanted = value.partition("=")
-        if not sep or not key:
-            raise invalid(f"Invalid value for: {name}", name)
-        pairs.append((key, wanted))
-    return tuple(pairs)
-
-
-def _page_size(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_PAGE_SIZE
-    try:
-        size = int(raw)
-    except ValueError:
-        raise invalid_parameter("maxResults", raw, "[0-9]+") from None
-    if size < 1:
-        raise invalid(f"Invalid value '{raw}'. Values must be at least 1", "maxResults")
-    return min(size, MAX_PAGE_SIZE)  # Google caps the page size silently
-
-
 class GoogleCalendarStore:
     def __init__(self, state: SandboxState, seed: int = 0) -> None:
         self.state = state
@@ -208,7 +91,8 @@ class GoogleCalendarStore:
         """`primary` and the subject's own address name its primary calendar (made on
         first use, as every Google account has one); other calendars must exist."""
         if calendar_id in ("primary", subject):
-            return self.calendars.get((subject, subject)) or self.create_calendar(subject)
+            primary = self.calendars.get((subject, subject))
+            return primary or self.create_calendar(subject, subject)
         calendar = self.calendars.get((subject, calendar_id))
         if calendar is None:
             raise not_found()
@@ -221,6 +105,8 @@ class GoogleCalendarStore:
             raise ValueError(f"unknown time zone {time_zone!r}")
         if calendar_id is None:
             calendar_id = f"{self._random_id(26)}@group.calendar.google.com"
+        if (owner, calendar_id) in self.calendars:
+            raise ValueError(f"{owner} already has calendar {calendar_id!r}")
         calendar = Calendar(owner, calendar_id, time_zone, summary or calendar_id,
                             self._random_token(27), self.state.clock.now())
         self.calendars[calendar.key] = calendar
@@ -245,11 +131,11 @@ class GoogleCalendarStore:
             raise duplicate()
         event_id = event_id or self._new_event_id(calendar)
         now = self.state.clock.now()
-        organizer = self._organizer(calendar)
+        if not isinstance(ical_uid, str) or not ical_uid:
+            ical_uid = f"{event_id}@google.com"
         record = EventRecord(
-            id=event_id, ical_uid=ical_uid if isinstance(ical_uid, str) else f"{event_id}@google.com",
-            created=now, updated=now, etag="", fields=fields, organizer=organizer,
-            creator={"email": calendar.owner, "self": True},
+            id=event_id, ical_uid=ical_uid, created=now, updated=now, etag="", fields=fields,
+            organizer=self._organizer(calendar), creator={"email": calendar.owner, "self": True},
             html_link=html_link(event_id, calendar.id), sequence=fields.sequence or 0)
         calendar.events[event_id] = record
         self._changed(calendar, record, audit)
@@ -417,14 +303,14 @@ def _check_if_match(record: EventRecord, if_match: str | None) -> None:
 
 
 def _next_sequence(record: EventRecord, fields: EventFields) -> int:
-    if fields.sequence is not None:
-        if fields.sequence < record.sequence:
-            raise invalid(SEQUENCE_BELOW)
-        return fields.sequence
+    """A client may raise the sequence, never lower it; a reschedule raises it by one."""
+    if fields.sequence is not None and fields.sequence < record.sequence:
+        raise invalid(SEQUENCE_BELOW)
     old, new = record.fields, fields
     moved = (old.start, old.end) != (new.start, new.end)
     rescheduled = any(old.values.get(n) != new.values.get(n) for n in ("recurrence", "location"))
-    return record.sequence + 1 if moved or rescheduled else record.sequence
+    automatic = record.sequence + 1 if moved or rescheduled else record.sequence
+    return max(automatic, fields.sequence or 0)
 
 
 def _emailed_guests(record: EventRecord, audit: dict[str, Any]) -> list[str]:

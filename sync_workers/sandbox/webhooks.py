@@ -3,7 +3,10 @@
 Providers call `state.webhooks.send(...)`; a background thread POSTs each delivery. The
 delivery faults (drop, duplicate, delay, reorder) come from a seeded RNG so a test can
 replay the same sequence. `retry_until_acked` models Salesforce Outbound Messages, which
-are re-sent until the receiver answers 2xx (Google push notifications are sent once).
+are re-sent until the receiver acknowledges (Google push notifications are sent once): by
+default an acknowledgement is any 2xx; `ack` can demand more of the response (Salesforce
+wants `<Ack>true</Ack>` in the body). For such deliveries a "drop" loses one attempt (the
+sender sees no answer and retries), not the message.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import requests
 
@@ -33,6 +36,8 @@ class Delivery:
     body: bytes
     provider: str
     retry_until_acked: bool = False
+    ack: Callable[[requests.Response], bool] | None = None  # beyond 2xx; None: 2xx is enough
+    drop_first: bool = False  # a retried delivery whose first attempt is lost
     attempts: int = 0
     outcomes: list[Any] = field(default_factory=list)  # status codes or "dropped"/"error"
 
@@ -61,17 +66,21 @@ class WebhookDispatcher:
         with self._lock:
             self._faults = DeliveryFaults()
             self._rng = random.Random(0)
+            self._held = None
             self.deliveries = []
 
     def send(self, provider: str, url: str, headers: dict[str, str], body: bytes = b"",
-             retry_until_acked: bool = False) -> None:
-        delivery = Delivery(url, dict(headers), body, provider, retry_until_acked)
+             retry_until_acked: bool = False,
+             ack: Callable[[requests.Response], bool] | None = None) -> None:
+        delivery = Delivery(url, dict(headers), body, provider, retry_until_acked, ack)
         with self._lock:
             self.deliveries.append(delivery)
             faults, rng = self._faults, self._rng
             dropped = rng.random() < faults.drop_rate
             copies = 2 if rng.random() < faults.duplicate_rate else 1
-            if dropped:
+            if dropped and retry_until_acked:
+                delivery.drop_first = True
+            elif dropped:
                 delivery.outcomes.append("dropped")
                 return
             if faults.reorder and self._held is None:
@@ -117,17 +126,28 @@ class WebhookDispatcher:
     def _attempt(self, delivery: Delivery) -> None:
         while True:
             delivery.attempts += 1
-            try:
-                resp = requests.post(delivery.url, data=delivery.body,
-                                     headers=delivery.headers, timeout=10)
-                delivery.outcomes.append(resp.status_code)
-                ok = 200 <= resp.status_code < 300
-            except requests.RequestException as exc:
-                delivery.outcomes.append(f"error: {type(exc).__name__}")
-                ok = False
+            ok = False
+            if delivery.drop_first:
+                delivery.drop_first = False
+                delivery.outcomes.append("dropped")
+            else:
+                ok = self._post(delivery)
             if ok or not delivery.retry_until_acked or delivery.attempts >= self.max_attempts:
                 break
             time.sleep(self.retry_interval)
         with self._lock:
             self._pending -= 1
             self._idle.notify_all()
+
+    @staticmethod
+    def _post(delivery: Delivery) -> bool:
+        try:
+            resp = requests.post(delivery.url, data=delivery.body,
+                                 headers=delivery.headers, timeout=10)
+        except requests.RequestException as exc:
+            delivery.outcomes.append(f"error: {type(exc).__name__}")
+            return False
+        acked = 200 <= resp.status_code < 300 and (delivery.ack is None or delivery.ack(resp))
+        delivery.outcomes.append(resp.status_code if acked or delivery.ack is None
+                                 else f"{resp.status_code} not acked")
+        return acked

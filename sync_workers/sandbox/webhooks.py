@@ -147,7 +147,9 @@ class WebhookDispatcher:
         except requests.RequestException as exc:
             delivery.outcomes.append(f"error: {type(exc).__name__}")
             return False
-        acked = 200 <= resp.status_code < 300 and (delivery.ack is None or delivery.ack(resp))
-        delivery.outcomes.append(resp.status_code if acked or delivery.ack is None
-                                 else f"{resp.status_code} not acked")
+        if not 200 <= resp.status_code < 300:
+            delivery.outcomes.append(resp.status_code)
+            return False
+        acked = delivery.ack is None or delivery.ack(resp)
+        delivery.outcomes.append(resp.status_code if acked else f"{resp.status_code} not acked")
         return acked

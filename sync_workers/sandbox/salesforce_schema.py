@@ -1,0 +1,329 @@
+"""Object and field metadata of the emulated org: what `describe` shows and what a save
+checks (types, lengths, picklists, createable/updateable, required fields).
+
+Required on create = createable and not nillable and not defaultedOnCreate, as in the real
+describe; admins can add custom fields at run time (salesforce_admin.add_custom_field).
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from .salesforce_common import (KEY_PREFIXES, SfError, fmt_datetime, parse_date,
+                                parse_datetime)
+
+STRING_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "combobox"}
+ID_TYPES = {"id", "reference"}
+_SOAP_TYPES = {"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean",
+               "datetime": "xsd:dateTime", "date": "xsd:date", "int": "xsd:int",
+               "double": "xsd:double"}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass
+class FieldDef:
+    name: str
+    type: str
+    label: str = ""
+    length: int = 0
+    nillable: bool = True
+    createable: bool = True
+    updateable: bool = True
+    defaulted_on_create: bool = False
+    external_id: bool = False
+    unique: bool = False
+    case_sensitive: bool = False
+    picklist: tuple[str, ...] = ()
+    restricted: bool = False
+    default: Any = None
+    reference_to: tuple[str, ...] = ()
+    relationship_name: str | None = None
+    custom: bool = False
+    name_field: bool = False
+
+    @property
+    def filterable(self) -> bool:
+        return self.type != "textarea" or self.length <= 255
+
+    @property
+    def required_on_create(self) -> bool:
+        return self.createable and not self.nillable and not self.defaulted_on_create
+
+    def describe(self) -> dict[str, Any]:
+        is_text = self.type in STRING_TYPES
+        return {
+            "aggregatable": self.filterable, "autoNumber": False,
+            "byteLength": self.length * 3 if is_text else (18 if self.type in ID_TYPES else 0),
+            "calculated": False, "calculatedFormula": None,
+            "caseSensitive": self.case_sensitive, "controllerName": None,
+            "createable": self.createable, "custom": self.custom,
+            "defaultValue": self.default if self.type != "boolean" else bool(self.default),
+            "defaultValueFormula": None, "defaultedOnCreate": self.defaulted_on_create,
+            "dependentPicklist": False, "digits": 9 if self.type == "int" else 0,
+            "externalId": self.external_id, "filterable": self.filterable,
+            "groupable": self.filterable and self.type not in {"datetime", "double"},
+            "htmlFormatted": False, "idLookup": self.type == "id" or self.external_id,
+            "label": self.label or self.name, "length": self.length if is_text else
+            (18 if self.type in ID_TYPES else 0), "name": self.name,
+            "nameField": self.name_field, "namePointing": len(self.reference_to) > 1,
+            "nillable": self.nillable, "permissionable": self.nillable and self.custom,
+            "picklistValues": [
+                {"active": True, "defaultValue": value == self.default, "label": value,
+                 "validFor": None, "value": value} for value in self.picklist],
+            "polymorphicForeignKey": len(self.reference_to) > 1,
+            "precision": 18 if self.type == "double" else 0,
+            "referenceTo": list(self.reference_to),
+            "relationshipName": self.relationship_name, "relationshipOrder": None,
+            "restrictedPicklist": self.restricted, "scale": 2 if self.type == "double" else 0,
+            "soapType": _SOAP_TYPES.get(self.type, "xsd:string"),
+            "sortable": self.filterable, "type": self.type, "unique": self.unique,
+            "updateable": self.updateable,
+        }
+
+
+@dataclass
+class SObjectType:
+    name: str
+    label: str
+    label_plural: str
+    fields: list[FieldDef] = field(default_factory=list)
+
+    @property
+    def key_prefix(self) -> str:
+        return KEY_PREFIXES[self.name]
+
+    def field(self, name: str) -> FieldDef | None:
+        lowered = name.lower()
+        return next((f for f in self.fields if f.name.lower() == lowered), None)
+
+    def relationship(self, name: str) -> FieldDef | None:
+        lowered = name.lower()
+        return next((f for f in self.fields
+                     if f.relationship_name and f.relationship_name.lower() == lowered), None)
+
+    def urls(self, version: str) -> dict[str, str]:
+        base = f"/services/data/v{version}/sobjects/{self.name}"
+        return {"compactLayouts": f"{base}/describe/compactLayouts",
+                "rowTemplate": f"{base}/{{ID}}",
+                "approvalLayouts": f"{base}/describe/approvalLayouts",
+                "describe": f"{base}/describe", "quickActions": f"{base}/quickActions",
+                "layouts": f"{base}/describe/layouts", "sobject": base}
+
+    def summary(self, version: str) -> dict[str, Any]:
+        return {"activateable": False, "createable": True, "custom": False,
+                "customSetting": False, "deletable": True, "deprecatedAndHidden": False,
+                "feedEnabled": self.name != "Event", "keyPrefix": self.key_prefix,
+                "label": self.label, "labelPlural": self.label_plural, "layoutable": True,
+                "mergeable": self.name in {"Account", "Contact"}, "mruEnabled": True,
+                "name": self.name, "queryable": True, "replicateable": True,
+                "retrieveable": True, "searchable": True, "triggerable": True,
+                "undeletable": True, "updateable": True, "urls": self.urls(version)}
+
+    def describe(self, version: str) -> dict[str, Any]:
+        out = self.summary(version)
+        out.update({"childRelationships": [], "fields": [f.describe() for f in self.fields],
+                    "recordTypeInfos": [{"active": True, "available": True,
+                                         "defaultRecordTypeMapping": True,
+                                         "developerName": "Master", "master": True,
+                                         "name": "Master",
+                                         "recordTypeId": "012000000000000AAA"}]})
+        return out
+
+
+# --- the standard objects -------------------------------------------------------------
+
+def _audit_fields() -> list[FieldDef]:
+    def stamp(name: str, label: str) -> FieldDef:
+        return FieldDef(name, "datetime", label, nillable=False, createable=False,
+                        updateable=False, defaulted_on_create=True)
+
+    def user(name: str, label: str, rel: str) -> FieldDef:
+        return FieldDef(name, "reference", label, nillable=False, createable=False,
+                        updateable=False, defaulted_on_create=True, reference_to=("User",),
+                        relationship_name=rel)
+    return [stamp("CreatedDate", "Created Date"), user("CreatedById", "Created By ID", "CreatedBy"),
+            stamp("LastModifiedDate", "Last Modified Date"),
+            user("LastModifiedById", "Last Modified By ID", "LastModifiedBy"),
+            stamp("SystemModstamp", "System Modstamp")]
+
+
+def _id() -> FieldDef:
+    return FieldDef("Id", "id", "Record ID", nillable=False, createable=False, updateable=False,
+                    defaulted_on_create=True)
+
+
+def _is_deleted() -> FieldDef:
+    return FieldDef("IsDeleted", "boolean", "Deleted", nillable=False, createable=False,
+                    updateable=False, defaulted_on_create=True, default=False)
+
+
+def _owner(reference_to: tuple[str, ...] = ("User",)) -> FieldDef:
+    return FieldDef("OwnerId", "reference", "Owner ID", nillable=False, defaulted_on_create=True,
+                    reference_to=reference_to, relationship_name="Owner")
+
+
+def _master(sobject: str) -> FieldDef:
+    return FieldDef("MasterRecordId", "reference", "Master Record ID", createable=False,
+                    updateable=False, reference_to=(sobject,), relationship_name="MasterRecord")
+
+
+def account_type() -> SObjectType:
+    return SObjectType("Account", "Account", "Accounts", [
+        _id(), _is_deleted(), _master("Account"),
+        FieldDef("Name", "string", "Account Name", 255, nillable=False, name_field=True),
+        FieldDef("Type", "picklist", "Account Type", 255,
+                 picklist=("Prospect", "Customer - Direct", "Customer - Channel", "Other")),
+        FieldDef("Industry", "picklist", "Industry", 255,
+                 picklist=("Agriculture", "Banking", "Consulting", "Technology", "Other")),
+        FieldDef("Phone", "phone", "Account Phone", 40),
+        FieldDef("Website", "url", "Website", 255),
+        FieldDef("Description", "textarea", "Account Description", 32000),
+        _owner(), *_audit_fields(),
+    ])
+
+
+def contact_type() -> SObjectType:
+    return SObjectType("Contact", "Contact", "Contacts", [
+        _id(), _is_deleted(), _master("Contact"),
+        FieldDef("AccountId", "reference", "Account ID", reference_to=("Account",),
+                 relationship_name="Account"),
+        FieldDef("LastName", "string", "Last Name", 80, nillable=False),
+        FieldDef("FirstName", "string", "First Name", 40),
+        FieldDef("Salutation", "picklist", "Salutation", 40,
+                 picklist=("Mr.", "Ms.", "Mrs.", "Dr.", "Prof.", "Mx.")),
+        FieldDef("Name", "string", "Full Name", 121, nillable=False, createable=False,
+                 updateable=False, name_field=True),
+        FieldDef("Phone", "phone", "Business Phone", 40),
+        FieldDef("Email", "email", "Email", 80),
+        FieldDef("Title", "string", "Title", 128),
+        FieldDef("Description", "textarea", "Contact Description", 32000),
+        _owner(), *_audit_fields(),
+        FieldDef("Sync_Contact_Id__c", "string", "Sync Contact Id", 255, external_id=True,
+                 custom=True),  # external id, NOT unique: upsert can answer 300
+    ])
+
+
+def event_type() -> SObjectType:
+    return SObjectType("Event", "Event", "Events", [
+        _id(),
+        FieldDef("WhoId", "reference", "Name ID", reference_to=("Contact", "Lead"),
+                 relationship_name="Who"),
+        FieldDef("WhatId", "reference", "Related To ID", reference_to=("Account", "Opportunity"),
+                 relationship_name="What"),
+        FieldDef("Subject", "combobox", "Subject", 255,
+                 picklist=("Call", "Email", "Meeting", "Send Letter/Quote", "Other")),
+        FieldDef("Location", "string", "Location", 255),
+        FieldDef("IsAllDayEvent", "boolean", "All-Day Event", nillable=False,
+                 defaulted_on_create=True, default=False),
+        FieldDef("ActivityDateTime", "datetime", "Due Date Time"),
+        FieldDef("ActivityDate", "date", "Due Date Only"),
+        FieldDef("DurationInMinutes", "int", "Duration"),
+        FieldDef("StartDateTime", "datetime", "Start Date Time"),
+        FieldDef("EndDateTime", "datetime", "End Date Time"),
+        FieldDef("EndDate", "date", "End", createable=False, updateable=False),
+        FieldDef("Description", "textarea", "Description", 32000),
+        FieldDef("AccountId", "reference", "Account ID", createable=False, updateable=False,
+                 reference_to=("Account",), relationship_name="Account"),
+        _owner(("Calendar", "User")),
+        FieldDef("IsPrivate", "boolean", "Private", nillable=False, defaulted_on_create=True,
+                 default=False),
+        FieldDef("ShowAs", "picklist", "Show Time As", 40, defaulted_on_create=True,
+                 default="Busy", restricted=True,
+                 picklist=("Busy", "OutOfOffice", "Free", "WorkingElsewhere")),
+        _is_deleted(), *_audit_fields(),
+        FieldDef("Calendar_Event_Id__c", "string", "Calendar Event Id", 255, external_id=True,
+                 unique=True, custom=True),
+    ])
+
+
+def standard_schema() -> dict[str, SObjectType]:
+    return {t.name: t for t in (account_type(), contact_type(), event_type())}
+
+
+def find_type(schema: dict[str, SObjectType], name: str) -> SObjectType | None:
+    """Object names in URLs and SOQL are case-insensitive."""
+    return next((t for key, t in schema.items() if key.lower() == name.lower()), None)
+
+
+# --- values in and out ----------------------------------------------------------------
+
+def _parser_error(kind: str, raw: Any) -> SfError:
+    token = "VALUE_STRING" if isinstance(raw, str) else "VALUE_NUMBER_INT" \
+        if isinstance(raw, int) else "START_OBJECT" if isinstance(raw, dict) else "VALUE_OTHER"
+    return SfError(400, "JSON_PARSER_ERROR",
+                   f"Cannot deserialize instance of {kind} from {token} value {raw} "
+                   "or request may be missing a required field")
+
+
+def coerce(f: FieldDef, raw: Any) -> Any:
+    """A JSON value for field `f` as stored; raises the error the real API gives."""
+    if f.type == "boolean":
+        if raw is None or isinstance(raw, bool):
+            return bool(raw)
+        if isinstance(raw, str) and raw.lower() in ("true", "false"):
+            return raw.lower() == "true"
+        raise _parser_error("boolean", raw)
+    if raw is None:
+        return None
+    if f.type in STRING_TYPES or f.type in ID_TYPES:
+        return _coerce_text(f, raw)
+    if f.type == "int":
+        return _coerce_int(raw)
+    if f.type == "double":
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            return float(raw)
+        raise _parser_error("double", raw)
+    if f.type == "datetime":
+        parsed = parse_datetime(raw) if isinstance(raw, str) else None
+        if parsed is None:
+            raise _parser_error("datetime", raw)
+        return parsed.replace(microsecond=0)  # stored to the second
+    if f.type == "date":
+        parsed = parse_date(raw)
+        if parsed is None:
+            raise _parser_error("date", raw)
+        return parsed
+    raise _parser_error(f.type, raw)
+
+
+def _coerce_int(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise _parser_error("int", raw)
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    if isinstance(raw, str) and re.match(r"^-?\d+$", raw.strip()):
+        return int(raw)
+    raise _parser_error("int", raw)
+
+
+def _coerce_text(f: FieldDef, raw: Any) -> str | None:
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise _parser_error("String", raw)
+    text = str(raw)
+    if text == "":
+        return None  # Salesforce stores an empty string as null
+    if f.type in ID_TYPES:
+        return text
+    if len(text) > f.length:
+        raise SfError(400, "STRING_TOO_LONG",
+                      f"{f.label}: data value too large: {text[:80]} (max length={f.length})",
+                      [f.name])
+    if f.type == "email" and not _EMAIL.match(text):
+        raise SfError(400, "INVALID_EMAIL_ADDRESS", f"{f.label}: invalid email address: {text}",
+                      [f.name])
+    if f.restricted and text not in f.picklist:
+        raise SfError(400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                      f"{f.label}: bad value for restricted picklist field: {text}", [f.name])
+    return text
+
+
+def to_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return fmt_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

@@ -1,0 +1,326 @@
+"""The emulated org's records and the save pipeline every write goes through.
+
+A save runs the real order of checks: field access and types, derived fields (Contact Name,
+Event times and AccountId), required fields (also on update: universally required fields
+are enforced on every save), lookups, unique fields, then the admin's validation rules.
+Every save moves LastModifiedDate and SystemModstamp, even when nothing changed. Deletes go
+to the recycle bin (IsDeleted, still visible to queryAll and the deleted/ resource) and
+cascade as Salesforce does: an Account takes its Contacts and Events, a Contact its Events.
+Callers hold `state.lock`.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from .oauth_providers import DEFAULT_SUBJECTS
+from .salesforce_common import (SfError, id_key, new_id, normalize_id, not_found,
+                                sobject_of_id, to18)
+from .salesforce_events import derive_times
+from .salesforce_schema import (STRING_TYPES, FieldDef, SObjectType, coerce,
+                                find_type, standard_schema, to_json)
+
+INTEGRATION_USER = DEFAULT_SUBJECTS["salesforce"]  # when a token's subject is no user id
+HUMAN_USER = to18("0055g00000Hm4nU")  # "a user in the Salesforce UI" (admin helpers)
+RECYCLE_BIN_DAYS = 15
+CASCADES = {"Account": (("Contact", "AccountId"), ("Event", "WhatId")),
+            "Contact": (("Event", "WhoId"),)}
+
+
+@dataclass
+class ValidationRule:
+    name: str
+    message: str
+    condition: Callable[[dict[str, Any]], bool]  # True = reject, like an error formula
+    spec: dict[str, Any] = field(default_factory=dict)  # how it was defined, for listing
+    field: str | None = None  # where the error shows; None: at the top of the page
+
+
+@dataclass
+class OutboundAction:
+    action_id: str
+    sobject: str
+    url: str
+    fields: tuple[str, ...] | None = None  # None: every field
+    name: str = ""
+
+
+class Org:
+    """Schema, records and settings of the one org the sandbox emulates."""
+
+    def __init__(self, org_id: str) -> None:
+        self.org_id = org_id
+        self.schema: dict[str, SObjectType] = standard_schema()
+        self.records: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in self.schema}
+        self.rules: dict[str, list[ValidationRule]] = {n: [] for n in self.schema}
+        self.outbound: dict[str, OutboundAction] = {}
+        self.pending: list[tuple[OutboundAction, dict[str, Any]]] = []
+        self.daily_api_limit = 15000
+        self.query_batch_size = 2000
+        self.api_calls: deque[float] = deque()
+        self.cursors: OrderedDict[str, Any] = OrderedDict()
+        self.last_purge: datetime | None = None
+
+    # --- lookups ----------------------------------------------------------------------
+
+    def type(self, name: str) -> SObjectType:
+        found = find_type(self.schema, name)
+        if found is None:
+            raise not_found()
+        return found
+
+    def get(self, sobject: str, record_id: str) -> dict[str, Any] | None:
+        canonical = normalize_id(record_id)
+        return self.records[sobject].get(id_key(canonical)) if canonical else None
+
+    def live(self, sobject: str, record_id: str) -> dict[str, Any]:
+        """The record, or the 404 the API gives for an unknown or deleted one."""
+        rec = self.get(sobject, record_id)
+        if rec is None:
+            raise not_found()
+        if rec["IsDeleted"]:
+            raise SfError(404, "ENTITY_IS_DELETED", "entity is deleted", [])
+        return rec
+
+    def all(self, sobject: str, include_deleted: bool = False) -> list[dict[str, Any]]:
+        return [r for r in self.records[sobject].values()
+                if include_deleted or not r["IsDeleted"]]
+
+    def find_by(self, t: SObjectType, f: FieldDef, value: str) -> list[dict[str, Any]]:
+        """Live records whose (external id) field equals value, as an upsert matches."""
+        if f.type == "id":
+            rec = self.get(t.name, value)
+            return [rec] if rec and not rec["IsDeleted"] else []
+        return [r for r in self.all(t.name) if _same(f, r.get(f.name), value)]
+
+    # --- saves --------------------------------------------------------------------------
+
+    def create(self, sobject: str, body: Any, actor: str, now: datetime, *,
+               notify: bool = True) -> dict[str, Any]:
+        t = self.type(sobject)
+        changes = parse_body(t, body, creating=True)
+        rec = self._blank(t, actor, now)
+        rec.update(changes)
+        self._finish_save(t, rec, changes, None)
+        self.records[t.name][id_key(rec["Id"])] = rec
+        if notify:
+            self.notify(t.name, rec)
+        return rec
+
+    def update(self, sobject: str, record_id: str, body: Any, actor: str, now: datetime, *,
+               notify: bool = True) -> dict[str, Any]:
+        t = self.type(sobject)
+        old = self.live(t.name, record_id)
+        changes = parse_body(t, body, creating=False)
+        rec = {**old, **changes, "LastModifiedDate": now, "SystemModstamp": now,
+               "LastModifiedById": actor}
+        self._finish_save(t, rec, changes, old)
+        old.clear()
+        old.update(rec)  # in place: one dict per record
+        if notify:
+            self.notify(t.name, old)
+        return old
+
+    def delete(self, sobject: str, record_id: str, now: datetime) -> dict[str, Any]:
+        t = self.type(sobject)
+        rec = self.live(t.name, record_id)
+        self._delete_tree(t.name, rec, now, root=rec["Id"])
+        return rec
+
+    def _delete_tree(self, sobject: str, rec: dict[str, Any], now: datetime, root: str) -> None:
+        rec.update(IsDeleted=True, SystemModstamp=now, _deleted_at=now, _deleted_with=root)
+        for child, lookup in CASCADES.get(sobject, ()):
+            for other in self.all(child):
+                if other.get(lookup) == rec["Id"]:
+                    self._delete_tree(child, other, now, root)
+
+    def undelete(self, sobject: str, record_id: str, now: datetime) -> dict[str, Any]:
+        t = self.type(sobject)
+        rec = self.get(t.name, record_id)
+        if rec is None or not rec["IsDeleted"]:
+            raise SfError(400, "UNDELETE_FAILED", "Entity is not in the recycle bin", [])
+        for records in self.records.values():
+            for other in records.values():
+                if other.get("_deleted_with") == rec["Id"] and other["IsDeleted"]:
+                    other.update(IsDeleted=False, SystemModstamp=now, MasterRecordId=None)
+                    other.pop("_deleted_at", None)
+                    other.pop("_deleted_with", None)
+        return rec
+
+    def purge(self, now: datetime) -> None:
+        """Empty the recycle bin of what has been there for 15 days."""
+        horizon = now - timedelta(days=RECYCLE_BIN_DAYS)
+        self.purge_before(horizon)
+
+    def purge_before(self, horizon: datetime) -> None:
+        for records in self.records.values():
+            for key, rec in list(records.items()):
+                deleted_at = rec.get("_deleted_at")
+                if deleted_at is not None and deleted_at <= horizon:
+                    del records[key]
+                    self.last_purge = max(self.last_purge or deleted_at, deleted_at)
+
+    def merge(self, master_id: str, loser_ids: list[str], body: dict[str, Any] | None,
+              actor: str, now: datetime) -> dict[str, Any]:
+        """Contact merge as Salesforce does it: the master takes `body`, the losers' Events
+        are re-pointed to the master (their timestamps move, no workflow fires), the losers
+        go to the recycle bin with MasterRecordId set. No outbound message is sent."""
+        master = self.live("Contact", master_id)
+        losers = [self.live("Contact", i) for i in loser_ids]
+        ids = {master["Id"], *(r["Id"] for r in losers)}
+        if not 1 <= len(losers) <= 2 or len(ids) != len(losers) + 1:
+            raise SfError(400, "INVALID_OPERATION",
+                          "A merge takes a master record and one or two other records", [])
+        self.update("Contact", master["Id"], body or {}, actor, now, notify=False)
+        for loser in losers:
+            for event in self.all("Event"):
+                if event.get("WhoId") == loser["Id"]:
+                    event.update(WhoId=master["Id"], LastModifiedDate=now, SystemModstamp=now,
+                                 LastModifiedById=actor)
+                    event["AccountId"] = self._event_account(event)
+            loser["MasterRecordId"] = master["Id"]
+            self._delete_tree("Contact", loser, now, root=loser["Id"])
+        return master
+
+    # --- the save pipeline ------------------------------------------------------------
+
+    def _blank(self, t: SObjectType, actor: str, now: datetime) -> dict[str, Any]:
+        rec: dict[str, Any] = {f.name: f.default if f.defaulted_on_create else None
+                               for f in t.fields}
+        rec.update(Id=new_id(t.key_prefix), IsDeleted=False, OwnerId=actor, CreatedById=actor,
+                   LastModifiedById=actor, CreatedDate=now, LastModifiedDate=now,
+                   SystemModstamp=now)
+        return rec
+
+    def _finish_save(self, t: SObjectType, rec: dict[str, Any], changes: dict[str, Any],
+                     old: dict[str, Any] | None) -> None:
+        missing = [f.name for f in t.fields
+                   if not f.nillable and f.createable and rec.get(f.name) is None
+                   and (not f.defaulted_on_create or f.name in changes)]
+        if t.name == "Event":
+            missing += derive_times(rec, changes, old)
+        if missing:
+            raise SfError(400, "REQUIRED_FIELD_MISSING",
+                          f"Required fields are missing: [{', '.join(missing)}]", missing)
+        self._check_references(t, rec, changes)
+        self._derive(t, rec)
+        self._check_unique(t, rec, changes)
+        self._check_rules(t, rec)
+
+    def _derive(self, t: SObjectType, rec: dict[str, Any]) -> None:
+        if t.name == "Contact":
+            rec["Name"] = " ".join(p for p in (rec.get("FirstName"), rec.get("LastName")) if p)
+        if t.name == "Event":
+            rec["AccountId"] = self._event_account(rec)
+
+    def _event_account(self, rec: dict[str, Any]) -> str | None:
+        what, who = rec.get("WhatId"), rec.get("WhoId")
+        if what and sobject_of_id(what) == "Account":
+            return what
+        contact = self.get("Contact", who) if who else None
+        return contact.get("AccountId") if contact else None
+
+    def _check_references(self, t: SObjectType, rec: dict[str, Any],
+                          changes: dict[str, Any]) -> None:
+        for f in t.fields:
+            if f.type == "reference" and changes.get(f.name) is not None:
+                rec[f.name] = self._reference(f, changes[f.name])
+
+    def _reference(self, f: FieldDef, value: str) -> str:
+        canonical = normalize_id(value)
+        if canonical is None:
+            raise SfError(400, "MALFORMED_ID", f"{f.label}: id value of incorrect type: {value}",
+                          [f.name])
+        target = sobject_of_id(canonical) or ("Calendar" if canonical.startswith("023") else None)
+        if target not in f.reference_to:
+            raise SfError(400, "FIELD_INTEGRITY_EXCEPTION",
+                          f"{f.label}: id value of incorrect type: {value}", [f.name])
+        if target in self.schema:
+            other = self.get(target, canonical)
+            if other is None:
+                raise SfError(400, "INVALID_CROSS_REFERENCE_KEY",
+                              "invalid cross reference id", [f.name])
+            if other["IsDeleted"]:
+                raise SfError(400, "ENTITY_IS_DELETED", "entity is deleted", [f.name])
+        elif target not in ("User", "Calendar"):
+            raise SfError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id",
+                          [f.name])
+        return canonical
+
+    def _check_unique(self, t: SObjectType, rec: dict[str, Any], changes: dict[str, Any]) -> None:
+        for f in t.fields:
+            value = changes.get(f.name)
+            if not f.unique or value is None:
+                continue
+            for other in self.all(t.name):
+                if other["Id"] != rec["Id"] and _same(f, other.get(f.name), value):
+                    raise SfError(400, "DUPLICATE_VALUE",
+                                  f"duplicate value found: {f.name} duplicates value on record "
+                                  f"with id: {other['Id']}", [])
+
+    def _check_rules(self, t: SObjectType, rec: dict[str, Any]) -> None:
+        failed = [r for r in self.rules[t.name] if r.condition(dict(rec))]
+        if not failed:
+            return
+        errors = [SfError(400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", r.message,
+                          [r.field] if r.field else []).body()[0] for r in failed]
+        first = errors[0]
+        raise SfError(400, first["errorCode"], first["message"], first["fields"], errors[1:])
+
+    # --- outbound messages ------------------------------------------------------------
+
+    def notify(self, sobject: str, rec: dict[str, Any]) -> None:
+        """Queue an outbound message per action on this object (workflow: created, and
+        every time it's edited). Sent by salesforce_outbound.flush after the request."""
+        for action in self.outbound.values():
+            if action.sobject == sobject:
+                self.pending.append((action, dict(rec)))
+
+
+def _same(f: FieldDef, stored: Any, value: Any) -> bool:
+    if stored is None or value is None:
+        return False
+    if f.case_sensitive or f.type not in STRING_TYPES:
+        return str(stored) == str(value)
+    return str(stored).casefold() == str(value).casefold()
+
+
+def parse_body(t: SObjectType, body: Any, creating: bool) -> dict[str, Any]:
+    """The body's fields by canonical name with stored types; the API's errors otherwise.
+    Field names are case-insensitive; `attributes` is ignored."""
+    if not isinstance(body, dict):
+        raise SfError(400, "JSON_PARSER_ERROR",
+                      f"Cannot deserialize instance of {t.name} from START_ARRAY value [line:1, "
+                      "column:1]" if isinstance(body, list) else "Unexpected request body")
+    out: dict[str, Any] = {}
+    read_only: list[str] = []
+    for key, raw in body.items():
+        if key == "attributes":
+            continue
+        f = t.field(key)
+        if f is None:
+            raise SfError(400, "INVALID_FIELD",
+                          f"No such column '{key}' on sobject of type {t.name}")
+        if not (f.createable if creating else f.updateable):
+            read_only.append(f.name)
+            continue
+        out[f.name] = coerce(f, raw)
+    if read_only:
+        raise SfError(400, "INVALID_FIELD_FOR_INSERT_UPDATE",
+                      f"Unable to create/update fields: {', '.join(read_only)}. Please check the "
+                      "security settings of this field and verify that it is read/write for "
+                      "your profile or permission set.", read_only)
+    return out
+
+
+def render(t: SObjectType, rec: dict[str, Any], version: str,
+           fields: list[FieldDef] | None = None) -> dict[str, Any]:
+    """A record as the REST API shows it: attributes first, then fields in schema order."""
+    out: dict[str, Any] = {"attributes": {
+        "type": t.name, "url": f"/services/data/v{version}/sobjects/{t.name}/{rec['Id']}"}}
+    for f in fields if fields is not None else t.fields:
+        out[f.name] = to_json(rec.get(f.name))
+    return out
+

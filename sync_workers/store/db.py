@@ -64,6 +64,12 @@ def close_pools() -> None:
 
 def ensure_database(url: str) -> bool:
     """Create the database named in `url` when it is missing. True when it was created."""
+    try:
+        psycopg2.connect(url, connect_timeout=5).close()
+        return False  # it exists; managed servers may not even let us see `postgres`
+    except psycopg2.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
     admin = urlunparse(parsed._replace(path="/postgres"))

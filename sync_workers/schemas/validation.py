@@ -1,0 +1,37 @@
+"""Marshmallow's verdicts turned into our `InvalidInput`, with the field path in the reason."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from marshmallow import Schema, ValidationError
+
+from sync_workers.reliability.errors import InvalidInput
+
+
+def validated(schema: Schema, data: Any, *, what: str) -> dict[str, Any]:
+    """`data` loaded by `schema`, or InvalidInput("<what>: <field>: <problem>; ...")."""
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{what}: expected an object, got {type(data).__name__}")
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        raise InvalidInput(f"{what}: {'; '.join(_flatten(error.messages))}") from None
+
+
+@contextmanager
+def about(what: str) -> Iterator[None]:
+    """Prefix the reason of any InvalidInput raised inside with `what`."""
+    try:
+        yield
+    except InvalidInput as error:
+        raise InvalidInput(f"{what}: {error.reason}") from None
+
+
+def _flatten(messages: Any, path: str = "") -> list[str]:
+    if isinstance(messages, dict):
+        return [line for key, value in messages.items()
+                for line in _flatten(value, f"{path}.{key}" if path else str(key))]
+    if isinstance(messages, list) and all(isinstance(item, str) for item in messages):
+        return [f"{path}: {' '.join(messages)}"]
+    return [f"{path}: {messages}"]

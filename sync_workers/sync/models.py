@@ -1,0 +1,168 @@
+"""The records the sync reasons about, one shape per side, free of any provider's format.
+
+Every model is a frozen value. Constructors check what the rest of the core relies on
+(aware UTC times, known status values) and raise `InvalidInput`, so bad provider data
+dead-letters with a reason instead of producing a wrong plan.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from types import MappingProxyType
+from typing import Literal, Mapping
+
+from sync_workers.reliability.errors import InvalidInput
+
+CalendarStatus = Literal["confirmed", "tentative", "cancelled"]
+ActivityStatus = Literal["scheduled", "canceled"]
+LinkStatus = Literal["active", "canceled", "deleted"]
+
+CALENDAR_STATUSES: frozenset[str] = frozenset({"confirmed", "tentative", "cancelled"})
+ACTIVITY_STATUSES: frozenset[str] = frozenset({"scheduled", "canceled"})
+LINK_STATUSES: frozenset[str] = frozenset({"active", "canceled", "deleted"})
+
+
+def _check_status(kind: str, value: str, allowed: frozenset[str]) -> None:
+    if value not in allowed:
+        raise InvalidInput(f"{kind} status {value!r} is not one of {sorted(allowed)}")
+
+
+def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class TimeSpan:
+    """When an appointment happens.
+
+    Timed: aware datetimes, stored as UTC with whole seconds (neither provider keeps more).
+    All-day: `date`s with an exclusive end, as Google writes them (a one-day event on
+    5 May is 5 May .. 6 May), so no side ever shows it a day early.
+    """
+
+    start: datetime | date
+    end: datetime | date
+    all_day: bool
+
+    def __post_init__(self) -> None:
+        if self.all_day:
+            if isinstance(self.start, datetime) or isinstance(self.end, datetime):
+                raise InvalidInput("an all-day span takes dates, not datetimes")
+        else:
+            object.__setattr__(self, "start", _utc_seconds(self.start, "start"))
+            object.__setattr__(self, "end", _utc_seconds(self.end, "end"))
+        if self.end <= self.start:
+            raise InvalidInput(f"span end {self.end} is not after its start {self.start}")
+
+
+def _utc_seconds(value: datetime | date, name: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise InvalidInput(f"a timed span takes datetimes; {name} is {value!r}")
+    if value.utcoffset() is None:
+        raise InvalidInput(f"span {name} {value.isoformat()} has no time zone")
+    return value.astimezone(timezone.utc).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class Attendee:
+    email: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Appointment:
+    """A calendar event. `span` is None only for a cancelled event (Google then may send
+    nothing but the id). `crm_refs` is the event's private extended properties map."""
+
+    event_id: str
+    status: CalendarStatus
+    span: TimeSpan | None
+    title: str = ""
+    location: str = ""
+    description: str = ""
+    attendees: tuple[Attendee, ...] = ()
+    etag: str | None = None
+    updated: datetime | None = None
+    crm_refs: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_status("calendar event", self.status, CALENDAR_STATUSES)
+        if self.span is None and self.status != "cancelled":
+            raise InvalidInput(f"calendar event {self.event_id} has no start/end")
+        object.__setattr__(self, "attendees", tuple(self.attendees))
+        object.__setattr__(self, "crm_refs", _frozen(self.crm_refs))
+
+    @property
+    def is_live(self) -> bool:
+        return self.status != "cancelled"
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    company: str | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class CrmActivity:
+    """A CRM meeting (Salesforce Event). `external_id` holds the calendar event id,
+    `who_id` the contact, `version` an opaque change marker (Salesforce SystemModstamp)."""
+
+    id: str
+    span: TimeSpan
+    external_id: str | None = None
+    subject: str = ""
+    location: str = ""
+    description: str = ""
+    who_id: str | None = None
+    status: ActivityStatus = "scheduled"
+    version: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_status("CRM activity", self.status, ACTIVITY_STATUSES)
+
+
+@dataclass(frozen=True)
+class CrmSide:
+    """The CRM's half of a link. `contact` is the contact that `activity.who_id` names
+    (load it by who_id, not by the link: that is how a merge is followed); when the
+    activity is gone it is the link's contact. None means gone or never there."""
+
+    activity: CrmActivity | None
+    contact: Contact | None = None
+
+    def __post_init__(self) -> None:
+        if self.activity is not None and self.contact is not None \
+                and self.contact.id != self.activity.who_id:
+            raise ValueError(f"contact {self.contact.id} is not the activity's who_id "
+                             f"{self.activity.who_id}: load the contact by who_id")
+
+
+@dataclass(frozen=True)
+class Link:
+    """One calendar event tied to one CRM activity (row of `sync_links`).
+
+    Fingerprints are those of the canonical views last written or seen per side (None:
+    never seen). `last_contact_email` is never a key, only the e-mail last written to the
+    calendar, kept so that a changed e-mail replaces the right attendee.
+    """
+
+    link_id: int
+    calendar_account_id: int
+    crm_account_id: int
+    calendar_event_id: str
+    crm_event_id: str | None = None
+    crm_contact_id: str | None = None
+    calendar_fingerprint: str | None = None
+    crm_fingerprint: str | None = None
+    calendar_version: str | None = None
+    crm_version: str | None = None
+    status: LinkStatus = "active"
+    last_contact_email: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_status("link", self.status, LINK_STATUSES)

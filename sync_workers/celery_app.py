@@ -20,11 +20,11 @@ ROUTES = {
     "sync.ingest_event": {"queue": "events"},
     "sync.reconcile_link": {"queue": "reconcile"},
     "sync.reconcile_account": {"queue": "reconcile"},
+    "sync.reconcile_calendar_event": {"queue": "reconcile"},
     "sync.poll_all_accounts": {"queue": "poll"},
     "sync.poll_account": {"queue": "poll"},
     "sync.renew_push_channels": {"queue": "poll"},
     "sync.record_dead_letter": {"queue": "dlq"},
-    "sync.diagnostics.*": {"queue": "events"},
 }
 
 
@@ -47,6 +47,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         accept_content=["json"],
         result_backend=None,
         task_ignore_result=True,
+        result_expires=None,  # no result backend: no celery.backend_cleanup in the schedule
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,

@@ -122,8 +122,10 @@ def dlq_discard(letter_ids, reason) -> None:
 
 def _register_groups() -> None:
     """Command groups that live beside the code they operate."""
+    from .auth.commands import accounts
     from .sandbox.commands import sandbox
 
+    main.add_command(accounts)
     main.add_command(sandbox)
 
 

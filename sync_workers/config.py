@@ -66,6 +66,12 @@ def _keys(name: str, raw: str) -> tuple[str, ...]:
     return keys
 
 
+def _bool(name: str, raw: str) -> bool:
+    if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{name}={raw!r}: expected true or false")
+    return raw.lower() in ("true", "1", "yes")
+
+
 def _text(name: str, raw: str) -> str:
     return raw
 
@@ -101,6 +107,8 @@ class Settings:
     hubspot_api_url: str
     hubspot_app_url: str
     public_url: str
+    on_calendar_delete: str
+    create_missing_contacts: bool
 
     @property
     def visibility_timeout(self) -> int:
@@ -133,6 +141,8 @@ _SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "hubspot_api_url": ("https://api.hubapi.com", _url("https", "http")),
     "hubspot_app_url": ("https://app.hubspot.com", _url("https", "http")),
     "public_url": ("http://127.0.0.1:8000", _url("https", "http")),
+    "on_calendar_delete": ("cancel", _choice("cancel", "delete")),
+    "create_missing_contacts": ("true", _bool),
 }
 
 # Environment names that differ from SYNC_<FIELD>.

@@ -12,6 +12,7 @@ from .errors import register_error_handlers
 from .google_push import google_push
 from .health import health
 from .intake import Intake
+from .oauth import oauth_connect
 from .salesforce_outbound import salesforce_outbound
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None,
     app.config.update(test_config or {})
     app.extensions["sync_intake"] = intake or _default_intake()
     register_error_handlers(app)
-    for blueprint in (health, google_push, salesforce_outbound, *blueprints):
+    for blueprint in (health, google_push, salesforce_outbound, oauth_connect, *blueprints):
         app.register_blueprint(blueprint)
     _install_request_ids(app)
     return app

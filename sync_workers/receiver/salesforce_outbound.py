@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, request
 from ..store import endpoints
 from .errors import error_response
 from .intake import BrokerUnavailable
-from .soap import MalformedMessage, parse_outbound_message
+from ..schemas.soap import MalformedMessage, parse_outbound_message
 
 salesforce_outbound = Blueprint("salesforce_outbound", __name__)
 

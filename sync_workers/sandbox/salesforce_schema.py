@@ -235,6 +235,11 @@ def event_type() -> SObjectType:
         _is_deleted(), *_audit_fields(),
         FieldDef("Calendar_Event_Id__c", "string", "Calendar Event Id", 255, external_id=True,
                  unique=True, custom=True),
+        # Installed with Calendar_Event_Id__c by the sync's setup: Salesforce Events have no
+        # status of their own, so a canceled appointment is marked here.
+        FieldDef("Appointment_Status__c", "picklist", "Appointment Status", 40, custom=True,
+                 defaulted_on_create=True, default="Scheduled", restricted=True,
+                 picklist=("Scheduled", "Canceled")),
     ])
 
 

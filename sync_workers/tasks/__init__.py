@@ -1,2 +1,2 @@
 """Thin Celery tasks. Each takes ids, re-reads state, and raises only our error types."""
-from . import dead_letters  # noqa: F401 (registers the tasks)
+from . import channels, dead_letters, ingest, poll, reconcile  # noqa: F401 (registers the tasks)

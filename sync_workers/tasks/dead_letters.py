@@ -101,3 +101,18 @@ def replay_letter(app, letter_id: int) -> str:
                                     "x_request_id": letter["request_id"]})
     repo.mark_replayed(letter_id, result.id)
     return result.id
+
+
+def record_rejected(task_name: str, kwargs: dict[str, Any], reason: str) -> int | None:
+    """A record a listing could not accept: a dead letter whose replay re-reads it alone."""
+    import hashlib
+
+    from ..logging import request_id
+
+    now = datetime.now(timezone.utc)
+    digest = hashlib.sha256(f"{task_name}{sorted(kwargs.items())}{reason}".encode()).hexdigest()
+    return repo.record(repo.DeadLetter(
+        task_id=f"rejected-{digest[:32]}", task_name=task_name, queue="reconcile", args=[],
+        kwargs=kwargs, error_type="InvalidInput", error_message=reason, traceback=None,
+        attempts=1, request_id=request_id(), account_id=kwargs.get("account_id"),
+        first_failed_at=now, last_failed_at=now))

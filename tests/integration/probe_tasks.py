@@ -90,3 +90,15 @@ def log_secret(self, token: str, marker: str):
 @shared_task(base=ReliableTask, bind=True, name="probe.tick")
 def tick(self, marker: str):
     redis_client().rpush(f"probe:ticks:{marker}", time.time())
+
+
+@shared_task(base=ReliableTask, bind=True, name="probe.needs_token")
+def needs_token(self, marker: str, account_id: int, env: dict[str, str]):
+    """Asks for the account's token as an adapter would. `env` holds the sandbox's SYNC_*
+    URLs, so whichever test worker takes the task talks to the test's sandbox."""
+    from sync_workers.auth import get_valid_token
+    from sync_workers.config import load_settings
+
+    _count(marker)
+    get_valid_token(account_id, load_settings({**os.environ, **env}))
+    redis_client().set(f"probe:done:{marker}", self.request.id)

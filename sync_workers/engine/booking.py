@@ -1,0 +1,41 @@
+"""A new appointment with an external attendee is a booking: find (or create) its contact.
+
+Only here is e-mail used to find a record, once, when the link is born; afterwards the
+link holds the contact's id.
+"""
+from __future__ import annotations
+
+import logging
+
+from ..config import Settings
+from ..providers.base import CrmProvider
+from ..store import accounts, idempotency
+from ..sync import Appointment, Attendee, Contact, Link
+
+log = logging.getLogger(__name__)
+
+
+def external_attendee(appointment: Appointment, owner_email: str | None) -> Attendee | None:
+    """The first attendee who is not the calendar's owner."""
+    owner = (owner_email or "").strip().lower()
+    for attendee in appointment.attendees:
+        if attendee.email and attendee.email.strip().lower() != owner:
+            return attendee
+    return None
+
+
+def booking_contact(crm: CrmProvider, link: Link, appointment: Appointment,
+                    settings: Settings) -> Contact | None:
+    owner = (accounts.get(link.calendar_account_id) or {}).get("external_account_id")
+    attendee = external_attendee(appointment, owner)
+    if attendee is None:
+        return None
+    contact = crm.find_contact_by_email(attendee.email)
+    if contact is not None or not settings.create_missing_contacts:
+        return contact
+    scope = f"link:{link.link_id}"
+    key = idempotency.key_for(scope, "create_contact")  # persisted before the call
+    contact = crm.create_contact(attendee.email, attendee.name, key)
+    idempotency.complete(scope, "create_contact", contact.id)
+    log.info("contact created for a booking", extra={"target_record_id": contact.id})
+    return contact

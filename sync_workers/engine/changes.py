@@ -1,0 +1,152 @@
+"""Find what changed at a provider and queue one reconcile per affected link.
+
+Shared by the webhook path (ingest_event) and the poller (poll_account): a webhook only
+says "look now", the listing with the stored cursor says what changed. The cursor moves
+only after every change it covers has been queued; one lister per account and resource at
+a time (a lock), so two listings never race on one cursor.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from ..config import get_settings
+from ..providers.base import CalendarProvider, CrmProvider, CursorExpired
+from ..providers.registry import calendar_for, crm_for
+from ..reliability.locks import held_lock
+from ..store import cursors, links
+from ..sync import Appointment, calendar_event_id_for_crm
+from .booking import external_attendee
+from .dispatch import enqueue_reconcile
+
+log = logging.getLogger(__name__)
+CALENDAR_RESOURCE = "calendar:events"
+CRM_RESOURCE = "crm:records"
+# Salesforce SystemModstamp queries look back this far past the cursor: records committed
+# late with an earlier stamp, and equal stamps straddling pages, are not lost. Ids are
+# deduplicated, and a reconcile of an unchanged link writes nothing.
+CRM_OVERLAP = timedelta(minutes=5)
+CRM_FIRST_LOOKBACK = timedelta(days=1)
+
+
+@dataclass
+class Summary:
+    account_id: int
+    listed: int = 0
+    queued: int = 0
+    full_resync: bool = False
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+Reject = Callable[[int, str, str], None]  # (account id, record id, reason)
+
+
+def sync_calendar(account_id: int, *, calendar: CalendarProvider | None = None,
+                  on_rejected: Reject | None = None) -> Summary:
+    calendar = calendar or calendar_for(account_id)
+    crm_account_id = links.crm_account_for(account_id)
+    summary = Summary(account_id)
+    with held_lock(f"cursor:{account_id}:{CALENDAR_RESOURCE}",
+                   ttl=get_settings().task_time_limit + 30):
+        cursor = cursors.get(account_id, CALENDAR_RESOURCE)
+        try:
+            changes = calendar.list_changes(cursor)
+        except CursorExpired:
+            log.warning("sync token expired: full resync", extra={"account_id": account_id})
+            changes = calendar.list_changes(None)
+        summary.full_resync = changes.full and cursor is not None
+        summary.listed = len(changes.appointments)
+        for appointment in changes.appointments:
+            link_id = _link_for(account_id, crm_account_id, appointment)
+            if link_id is not None and enqueue_reconcile(link_id, account_id):
+                summary.queued += 1
+        if changes.full:
+            summary.queued += _queue_vanished(account_id, changes.appointments)
+        for event_id, reason in changes.rejected:
+            summary.rejected.append((event_id, reason))
+            if on_rejected:
+                on_rejected(account_id, event_id, reason)
+        cursors.put(account_id, CALENDAR_RESOURCE, changes.next_cursor)
+    return summary
+
+
+def _link_for(account_id: int, crm_account_id: int | None,
+              appointment: Appointment) -> int | None:
+    """The link of this event; a new one for a booking (a live event with an external
+    attendee) when the calendar is paired with a CRM."""
+    link_id = links.find_by_calendar_event(account_id, appointment.event_id)
+    if link_id is not None or crm_account_id is None or not appointment.is_live:
+        return link_id
+    from ..store import accounts
+
+    owner = (accounts.get(account_id) or {}).get("external_account_id")
+    if external_attendee(appointment, owner) is None:
+        return None
+    return links.ensure(account_id, crm_account_id, appointment.event_id, origin="calendar")
+
+
+def _queue_vanished(account_id: int, listed: list[Appointment]) -> int:
+    """After a full list, links whose events were not listed were deleted meanwhile (a full
+    list omits deletions): reconcile them, the read will find them cancelled or gone."""
+    seen = {a.event_id for a in listed if a.is_live}
+    queued = 0
+    for link in links.for_account(account_id):
+        if link.calendar_account_id == account_id and link.status == "active" \
+                and link.calendar_event_id not in seen:
+            queued += enqueue_reconcile(link.link_id, account_id)
+    return queued
+
+
+def sync_crm(account_id: int, *, crm: CrmProvider | None = None,
+             now: datetime | None = None) -> Summary:
+    crm = crm or crm_for(account_id)
+    summary = Summary(account_id)
+    until = now or datetime.now(timezone.utc)
+    with held_lock(f"cursor:{account_id}:{CRM_RESOURCE}", ttl=get_settings().task_time_limit + 30):
+        stored = cursors.get(account_id, CRM_RESOURCE)
+        since = (datetime.fromisoformat(stored) - CRM_OVERLAP) if stored \
+            else until - CRM_FIRST_LOOKBACK
+        changes = crm.changes_since(since, until)
+        ids = [*changes.activity_ids, *changes.contact_ids, *changes.deleted_activity_ids,
+               *changes.deleted_contact_ids]
+        summary.listed = len(set(ids))
+        summary.queued += queue_crm_records(account_id, ids, crm=crm,
+                                            new_activity_ids=changes.activity_ids)
+        newest = max(filter(None, [changes.newest, datetime.fromisoformat(stored)
+                                   if stored else None]), default=None)
+        cursors.put(account_id, CRM_RESOURCE, (newest or until).isoformat())
+    return summary
+
+
+def queue_crm_records(crm_account_id: int, record_ids: list[str], *, crm: CrmProvider,
+                      new_activity_ids: list[str] | tuple[str, ...] = ()) -> int:
+    """Reconcile the links these records belong to; an activity created in the CRM (no
+    calendar event id yet, a contact set) gets a link to a calendar event whose id is
+    derived from the CRM id."""
+    queued = 0
+    linked = set(links.find_by_crm_records(crm_account_id, record_ids))
+    for link_id in sorted(linked):
+        queued += enqueue_reconcile(link_id, crm_account_id)
+    known = {link.crm_event_id for link in links.for_account(crm_account_id)}
+    for activity_id in new_activity_ids:
+        if activity_id in known:
+            continue
+        link_id = _link_for_crm_activity(crm_account_id, activity_id, crm)
+        if link_id is not None:
+            queued += enqueue_reconcile(link_id, crm_account_id)
+    return queued
+
+
+def _link_for_crm_activity(crm_account_id: int, activity_id: str,
+                           crm: CrmProvider) -> int | None:
+    activity = crm.get_activity(activity_id)
+    if activity is None or activity.external_id or not activity.who_id:
+        return None  # ours already (it carries a calendar event id), or not a meeting
+    calendars = links.calendar_accounts_for(crm_account_id)
+    if not calendars:
+        return None
+    # One calendar per CRM account receives meetings made in the CRM (the first paired).
+    return links.ensure(calendars[0], crm_account_id, calendar_event_id_for_crm(activity.id),
+                        origin="crm", crm_event_id=activity.id)

@@ -1,0 +1,54 @@
+"""Google push channels: open when an account connects, replace before expiry, close on
+disconnect. Channels cannot be renewed: open the new one first, then stop the old, so
+there is never a gap (a notification arriving twice meanwhile is deduplicated)."""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from ..config import get_settings
+from ..providers.registry import calendar_for
+from ..store import endpoints
+
+log = logging.getLogger(__name__)
+CHANNEL_TTL = timedelta(days=7)
+RENEW_BEFORE = timedelta(days=1)
+
+
+def push_address() -> str:
+    return f"{get_settings().public_url}/webhooks/google/calendar"
+
+
+def open_channel(account_id: int, calendar_id: str = "primary") -> str:
+    calendar = calendar_for(account_id)
+    channel_id, token = uuid.uuid4().hex, endpoints.new_secret()
+    info = calendar.watch(channel_id, push_address(), token, int(CHANNEL_TTL.total_seconds()))
+    # Stored before the first `exists` can matter; the `sync` message needs no lookup.
+    endpoints.add_push_channel(account_id, "google", info.channel_id, token, info.expires_at,
+                               info.resource_id, calendar_id)
+    log.info("push channel opened", extra={"account_id": account_id, "channel": channel_id,
+                                           "expires_at": info.expires_at.isoformat()})
+    return channel_id
+
+
+def close_channel(channel: dict) -> None:
+    calendar_for(channel["account_id"]).stop_watch(channel["channel_id"], channel["resource_id"])
+    endpoints.mark_channel_stopped(channel["channel_id"])
+
+
+def renew_expiring(now: datetime | None = None) -> int:
+    now = now or datetime.now(timezone.utc)
+    renewed = 0
+    for channel in endpoints.channels_expiring_before(now + RENEW_BEFORE):
+        open_channel(channel["account_id"], channel["calendar_id"])
+        close_channel(channel)
+        renewed += 1
+    return renewed
+
+
+def close_all(account_id: int) -> int:
+    channels = endpoints.active_channels(account_id)
+    for channel in channels:
+        close_channel(channel)
+    return len(channels)

@@ -1,0 +1,46 @@
+"""The raw events the receiver queues for ingest_event (validated again on the worker side:
+a message on the queue is input like any other)."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from .validation import validated
+
+
+class _RawEvent(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    provider = fields.Str(required=True, validate=validate.OneOf(["google", "salesforce"]))
+    kind = fields.Str(required=True)
+    account_id = fields.Int(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class GoogleCalendarChanged(_RawEvent):
+    channel_id = fields.Str(required=True)
+    calendar_id = fields.Str(load_default="primary")
+    resource_state = fields.Str(required=True, validate=validate.OneOf(["exists", "not_exists"]))
+    message_number = fields.Int(required=True)
+
+
+class SalesforceRecordsChanged(_RawEvent):
+    endpoint_id = fields.Int(required=True)
+    organization_id = fields.Str(required=True)
+    body = fields.Str(required=True, validate=validate.Length(min=1))
+
+
+_SCHEMAS = {("google", "calendar_changed"): GoogleCalendarChanged,
+            ("salesforce", "records_changed"): SalesforceRecordsChanged}
+
+
+def load_raw_event(data: Any) -> dict[str, Any]:
+    """The event as a dict, or InvalidInput naming what is wrong."""
+    head = validated(_RawEvent(), data, what="raw event")
+    schema = _SCHEMAS.get((head["provider"], head["kind"]))
+    if schema is None:
+        from ..reliability.errors import InvalidInput
+
+        raise InvalidInput(f"raw event: unknown kind {head['kind']!r} for {head['provider']}")
+    return validated(schema(), data, what=f"{head['provider']} {head['kind']} event")

@@ -1,0 +1,133 @@
+"""The `sync_links`, `sync_pairs` and `sync_log` tables."""
+from __future__ import annotations
+
+from dataclasses import fields as dataclass_fields
+from datetime import date, datetime
+from typing import Any, Iterable, Mapping
+
+from ..sync.models import Link
+from .db import cursor
+
+_LINK_COLUMNS = tuple(f.name for f in dataclass_fields(Link))
+
+
+def _to_link(row: Mapping[str, Any]) -> Link:
+    return Link(**{name: row["id" if name == "link_id" else name] for name in _LINK_COLUMNS})
+
+
+def get(link_id: int) -> Link | None:
+    with cursor() as cur:
+        cur.execute("SELECT * FROM sync_links WHERE id = %s", (link_id,))
+        row = cur.fetchone()
+    return _to_link(row) if row else None
+
+
+def ensure(calendar_account_id: int, crm_account_id: int, calendar_event_id: str, *,
+           origin: str, crm_event_id: str | None = None) -> int:
+    """The link of this calendar event, created if missing (once, whatever races it)."""
+    with cursor() as cur:
+        cur.execute(
+            """INSERT INTO sync_links (calendar_account_id, crm_account_id, calendar_event_id,
+                   crm_event_id, origin)
+               VALUES (%s, %s, %s, %s, %s)
+               ON CONFLICT (calendar_account_id, calendar_event_id) DO NOTHING
+               RETURNING id""",
+            (calendar_account_id, crm_account_id, calendar_event_id, crm_event_id, origin))
+        row = cur.fetchone()
+        if row:
+            return row["id"]
+        cur.execute("""SELECT id FROM sync_links WHERE calendar_account_id = %s
+                       AND calendar_event_id = %s""", (calendar_account_id, calendar_event_id))
+        return cur.fetchone()["id"]
+
+
+def find_by_calendar_event(calendar_account_id: int, event_id: str) -> int | None:
+    with cursor() as cur:
+        cur.execute("""SELECT id FROM sync_links WHERE calendar_account_id = %s
+                       AND calendar_event_id = %s""", (calendar_account_id, event_id))
+        row = cur.fetchone()
+    return row["id"] if row else None
+
+
+def find_by_crm_records(crm_account_id: int, record_ids: Iterable[str]) -> list[int]:
+    """Links whose CRM event or contact is one of `record_ids` (18- or 15-char ids)."""
+    ids = list({i for r in record_ids for i in (r, r[:15])})
+    if not ids:
+        return []
+    with cursor() as cur:
+        cur.execute("""SELECT id FROM sync_links WHERE crm_account_id = %s
+                       AND (crm_event_id = ANY(%s) OR left(crm_event_id, 15) = ANY(%s)
+                            OR crm_contact_id = ANY(%s) OR left(crm_contact_id, 15) = ANY(%s))
+                       ORDER BY id""", (crm_account_id, ids, ids, ids, ids))
+        return [row["id"] for row in cur.fetchall()]
+
+
+def for_account(account_id: int) -> list[Link]:
+    with cursor() as cur:
+        cur.execute("""SELECT * FROM sync_links WHERE calendar_account_id = %s
+                       OR crm_account_id = %s ORDER BY id""", (account_id, account_id))
+        return [_to_link(row) for row in cur.fetchall()]
+
+
+def save(link: Link, changes: Mapping[str, tuple[str, str, Any, Any]],
+         request_id: str | None, task_id: str | None) -> None:
+    """Store the link and, in the same transaction, one sync_log row per changed field.
+
+    `changes`: "side.field" -> (side, action, old, new).
+    """
+    values = {name: getattr(link, name) for name in _LINK_COLUMNS if name != "link_id"}
+    assignments = ", ".join(f"{name} = %({name})s" for name in values)
+    with cursor() as cur:
+        cur.execute(f"""UPDATE sync_links SET {assignments}, updated_at = now(),
+                        reconciled_at = now() WHERE id = %(link_id)s""",
+                    {**values, "link_id": link.link_id})
+        for key, (side, action, old, new) in changes.items():
+            cur.execute(
+                """INSERT INTO sync_log (link_id, side, action, field, old_value, new_value,
+                       request_id, task_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                (link.link_id, side, action, key.split(".", 1)[1], _text(old), _text(new),
+                 request_id, task_id))
+
+
+def mark_reconciled(link_id: int) -> None:
+    with cursor() as cur:
+        cur.execute("UPDATE sync_links SET reconciled_at = now() WHERE id = %s", (link_id,))
+
+
+def history(link_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    with cursor() as cur:
+        cur.execute("""SELECT side, action, field, old_value, new_value, request_id, at
+                       FROM sync_log WHERE link_id = %s ORDER BY id DESC LIMIT %s""",
+                    (link_id, limit))
+        return cur.fetchall()
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+def pair(calendar_account_id: int, crm_account_id: int) -> None:
+    with cursor() as cur:
+        cur.execute("""INSERT INTO sync_pairs (calendar_account_id, crm_account_id)
+                       VALUES (%s, %s) ON CONFLICT (calendar_account_id)
+                       DO UPDATE SET crm_account_id = EXCLUDED.crm_account_id""",
+                    (calendar_account_id, crm_account_id))
+
+
+def crm_account_for(calendar_account_id: int) -> int | None:
+    with cursor() as cur:
+        cur.execute("SELECT crm_account_id FROM sync_pairs WHERE calendar_account_id = %s",
+                    (calendar_account_id,))
+        row = cur.fetchone()
+    return row["crm_account_id"] if row else None
+
+
+def calendar_accounts_for(crm_account_id: int) -> list[int]:
+    with cursor() as cur:
+        cur.execute("""SELECT calendar_account_id FROM sync_pairs WHERE crm_account_id = %s
+                       ORDER BY calendar_account_id""", (crm_account_id,))
+        return [row["calendar_account_id"] for row in cur.fetchall()]

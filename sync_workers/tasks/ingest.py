@@ -1,0 +1,29 @@
+"""ingest_event: a verified raw event in, one reconcile per affected link out."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from ..engine import changes
+from ..providers.registry import crm_for
+from ..schemas.events import load_raw_event
+from ..schemas.soap import MalformedMessage, parse_outbound_message
+from ..reliability.errors import InvalidInput
+from .base import ReliableTask
+from .reconcile import _dead_letter_rejected
+
+
+@shared_task(base=ReliableTask, bind=True, name="sync.ingest_event")
+def ingest_event(self, event: dict) -> int:
+    raw = load_raw_event(event)
+    if raw["provider"] == "google":
+        # The notification only says "something changed": the listing says what.
+        return changes.sync_calendar(raw["account_id"],
+                                     on_rejected=_dead_letter_rejected).queued
+    try:
+        message = parse_outbound_message(raw["body"].encode("utf-8"))
+    except MalformedMessage as exc:
+        raise InvalidInput(f"salesforce outbound message: {exc}") from None
+    ids = [n.record_id for n in message.notifications]
+    new_events = [n.record_id for n in message.notifications if n.sobject_type == "Event"]
+    return changes.queue_crm_records(raw["account_id"], ids, crm=crm_for(raw["account_id"]),
+                                     new_activity_ids=new_events)

@@ -1,0 +1,65 @@
+"""The poller: the safety net that catches whatever webhooks lost.
+
+Beat runs `poll_all_accounts` every slot (beat_schedule.py); each account is due in one
+slot of the hour, picked by a stable hash, so the hour's polls are spread evenly.
+"""
+from __future__ import annotations
+
+import zlib
+from datetime import datetime, timezone
+
+from celery import shared_task
+
+from beat_schedule import POLL_SLOT_SECONDS, POLL_SLOTS
+
+from ..engine import changes
+from ..providers.registry import is_calendar, is_crm
+from ..store import accounts
+from .base import ReliableTask
+from .reconcile import _dead_letter_rejected
+
+
+def resources_of(provider: str) -> list[str]:
+    if is_calendar(provider):
+        return [changes.CALENDAR_RESOURCE]
+    if is_crm(provider):
+        return [changes.CRM_RESOURCE]
+    return []
+
+
+def slot_of(account_id: int) -> int:
+    return zlib.crc32(str(account_id).encode()) % POLL_SLOTS
+
+
+def current_slot(now: datetime | None = None) -> int:
+    now = now or datetime.now(timezone.utc)
+    return int(now.timestamp() // POLL_SLOT_SECONDS) % POLL_SLOTS
+
+
+@shared_task(base=ReliableTask, bind=True, name="sync.poll_all_accounts")
+def poll_all_accounts(self, all_now: bool = False) -> int:
+    """Fan out one poll_account per due account and resource (all of them if `all_now`)."""
+    slot = current_slot()
+    sent = 0
+    for account in accounts.list_all(status="active"):
+        if not all_now and slot_of(account["id"]) != slot:
+            continue
+        for resource in resources_of(account["provider"]):
+            poll_account.apply_async(kwargs={"account_id": account["id"], "resource": resource},
+                                     expires=POLL_SLOT_SECONDS)
+            sent += 1
+    return sent
+
+
+@shared_task(base=ReliableTask, bind=True, name="sync.poll_account")
+def poll_account(self, account_id: int, resource: str) -> dict:
+    if resource == changes.CALENDAR_RESOURCE:
+        summary = changes.sync_calendar(account_id, on_rejected=_dead_letter_rejected)
+    elif resource == changes.CRM_RESOURCE:
+        summary = changes.sync_crm(account_id)
+    else:
+        from ..reliability.errors import InvalidInput
+
+        raise InvalidInput(f"unknown poll resource {resource!r}")
+    return {"listed": summary.listed, "queued": summary.queued,
+            "full_resync": summary.full_resync}

@@ -1,0 +1,48 @@
+"""Reconcile tasks: one link, one calendar event, or everything of an account."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from ..engine import changes
+from ..engine.dispatch import enqueue_reconcile, reconcile_started
+from ..engine.reconcile import reconcile
+from ..providers.registry import calendar_for, is_calendar, provider_of
+from ..store import cursors, links
+from .base import ReliableTask
+
+
+@shared_task(base=ReliableTask, bind=True, name="sync.reconcile_link")
+def reconcile_link(self, link_id: int, account_id: int | None = None) -> str:
+    reconcile_started(link_id)  # a change after this point queues another run
+    return reconcile(link_id, task_id=self.request.id).result
+
+
+@shared_task(base=ReliableTask, bind=True, name="sync.reconcile_calendar_event")
+def reconcile_calendar_event(self, account_id: int, event_id: str) -> str:
+    """Replay target for an event a listing rejected: read it alone, link it, reconcile."""
+    appointment = calendar_for(account_id).get_event(event_id)
+    if appointment is None:
+        return "gone"
+    link_id = changes._link_for(account_id, links.crm_account_for(account_id), appointment)
+    if link_id is None:
+        return "not a booking"
+    return reconcile(link_id, task_id=self.request.id).result
+
+
+@shared_task(base=ReliableTask, bind=True, name="sync.reconcile_account")
+def reconcile_account(self, account_id: int) -> int:
+    """Full reconciliation (after a reconnect): a full calendar list, then every link."""
+    if is_calendar(provider_of(account_id)):
+        cursors.put(account_id, changes.CALENDAR_RESOURCE, None)
+        changes.sync_calendar(account_id, on_rejected=_dead_letter_rejected)
+    queued = 0
+    for link in links.for_account(account_id):
+        queued += enqueue_reconcile(link.link_id, account_id)
+    return queued
+
+
+def _dead_letter_rejected(account_id: int, event_id: str, reason: str) -> None:
+    from .dead_letters import record_rejected
+
+    record_rejected("sync.reconcile_calendar_event",
+                    {"account_id": account_id, "event_id": event_id}, reason)

@@ -1,0 +1,100 @@
+"""Helpers shared by the auth integration tests: sandbox settings, accounts, log scans."""
+from __future__ import annotations
+
+import io
+import os
+import zlib
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Iterable, Iterator
+
+from werkzeug.wrappers import Request, Response
+
+from sync_workers.auth.accounts import activate_account
+from sync_workers.config import Settings, load_settings
+from sync_workers.logging import configure_logging
+from sync_workers.sandbox import oauth
+from sync_workers.store.db import cursor
+
+PROVIDERS = ("google", "microsoft", "salesforce", "hubspot")
+
+
+def sandbox_settings(sandbox, **changes) -> Settings:
+    """The test settings with every provider URL pointing at the sandbox."""
+    return replace(load_settings({**os.environ, **sandbox.env()}), **changes)
+
+
+def connected_account(sandbox, settings: Settings, provider: str = "google",
+                      subject: str = "user@example.com", owner: str = "owner@example.com",
+                      **grant) -> int:
+    """An active account holding a fresh grant the sandbox minted for `subject`."""
+    response = oauth.mint_grant(sandbox.state, provider, subject, **grant)
+    return activate_account(provider, subject, owner, response, settings).account_id
+
+
+def make_due(account_id: int) -> None:
+    """Move the stored expiry into the past, as the passing of time would."""
+    with cursor() as cur:
+        cur.execute("""UPDATE oauth_tokens SET expires_at = now() - interval '1 minute'
+                       WHERE account_id = %s""", (account_id,))
+
+
+def account_row(account_id: int) -> dict:
+    with cursor() as cur:
+        cur.execute("SELECT * FROM accounts WHERE id = %s", (account_id,))
+        return cur.fetchone()
+
+
+@contextmanager
+def captured_logs() -> Iterator[io.StringIO]:
+    """Everything this process logs, as JSON lines, while the block runs."""
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    try:
+        yield stream
+    finally:
+        configure_logging("INFO")
+
+
+def assert_no_token_in(sandbox, texts: Iterable[str]) -> int:
+    """No token the sandbox issued occurs in any of `texts`; returns how many were checked."""
+    tokens = oauth.issued_tokens(sandbox.state)
+    assert tokens, "the sandbox issued no tokens: the scan would prove nothing"
+    for text in texts:
+        leaked = [t[:12] for t in tokens if t in text]
+        assert not leaked, f"tokens starting {leaked} appear in the logs"
+    return len(tokens)
+
+
+@contextmanager
+def hubspot_token_info(sandbox) -> Iterator[None]:
+    """Serve HubSpot's GET /oauth/v1/access-tokens/<token> on the sandbox's HubSpot port.
+
+    The sandbox does not emulate this endpoint yet (the real one names the portal and user
+    of an access token); remove this shim once it does.
+    """
+    server = sandbox._servers["hubspot"]
+    inner = server.app
+    prefix = "/oauth/v1/access-tokens/"
+
+    def app(environ, start_response):
+        request = Request(environ)
+        if not request.path.startswith(prefix):
+            return inner(environ, start_response)
+        store = oauth.store_for(sandbox.state, "hubspot")
+        with sandbox.state.lock:
+            live = store.live_token(request.path[len(prefix):], "access",
+                                    sandbox.state.clock.time())
+        if live is None:
+            return Response('{"status":"error","message":"token not found"}', 404,
+                            content_type="application/json")(environ, start_response)
+        subject = live[1].subject
+        body = (f'{{"user":"{subject}","user_id":{zlib.crc32(subject.encode())},'
+                f'"hub_id":4242,"token_type":"access"}}')
+        return Response(body, 200, content_type="application/json")(environ, start_response)
+
+    server.app = app
+    try:
+        yield
+    finally:
+        server.app = inner

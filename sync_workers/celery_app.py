@@ -24,6 +24,7 @@ ROUTES = {
     "sync.poll_all_accounts": {"queue": "poll"},
     "sync.poll_account": {"queue": "poll"},
     "sync.renew_push_channels": {"queue": "poll"},
+    "sync.open_push_channel": {"queue": "poll"},
     "sync.record_dead_letter": {"queue": "dlq"},
 }
 

@@ -124,9 +124,11 @@ def _register_groups() -> None:
     """Command groups that live beside the code they operate."""
     from .auth.commands import accounts
     from .sandbox.commands import sandbox
+    from .webhook_commands import webhooks
 
     main.add_command(accounts)
     main.add_command(sandbox)
+    main.add_command(webhooks)
 
 
 _register_groups()

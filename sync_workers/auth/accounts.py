@@ -24,6 +24,7 @@ from .stored import AccountNotFound, grant_fields
 
 log = logging.getLogger(__name__)
 RECONCILE_ACCOUNT = "sync.reconcile_account"  # routed to the reconcile queue
+OPEN_PUSH_CHANNEL = "sync.open_push_channel"  # routed to the poll queue
 REAUTH_ALERT = "account_reauth_required"
 
 
@@ -52,7 +53,21 @@ def activate_account(provider: str, external_account_id: str, owner: str,
     # Published after the commit, so the reconciliation finds the account active.
     returning = before in ("reauth_required", "disabled")
     task_id = schedule_reconciliation(account_id) if returning else None
+    _open_push_channel(account_id, provider)
     return Activation(account_id, before, task_id)
+
+
+def _open_push_channel(account_id: int, provider: str) -> None:
+    """Calendars that push changes get a channel as soon as they are connected."""
+    if provider != "google":
+        return
+    from ..celery_app import app  # noqa: PLC0415
+
+    try:
+        app.send_task(OPEN_PUSH_CHANNEL, kwargs={"account_id": account_id})
+    except KombuOperationalError as exc:  # the hourly poll covers the account meanwhile
+        log.error("push channel not requested", extra={"account_id": account_id,
+                                                       "error_type": type(exc).__name__})
 
 
 def schedule_reconciliation(account_id: int) -> str | None:
@@ -92,6 +107,7 @@ def disconnect(account_id: int, settings: Settings | None = None,
     if row is None:
         raise AccountNotFound(f"account {account_id} does not exist")
     config = registry_for(settings).get(row["provider"])
+    _close_push_channels(account_id)
     outcome = "skipped"
     if row["access_token_enc"] is None:
         outcome = "no tokens stored"
@@ -109,6 +125,21 @@ def disconnect(account_id: int, settings: Settings | None = None,
     log.info("account disconnected", extra={"account_id": account_id,
                                             "provider": config.name, "revocation": outcome})
     return outcome
+
+
+def _close_push_channels(account_id: int) -> None:
+    """Stop the account's push channels while its token still works. Best effort: a channel
+    left open only sends notifications that the receiver then refuses (403)."""
+    from ..engine.channels import close_all  # noqa: PLC0415 (engine builds on auth)
+
+    try:
+        closed = close_all(account_id)
+    except Exception as exc:  # noqa: BLE001 (disconnecting must not depend on it)
+        log.warning("push channels not stopped", extra={"account_id": account_id,
+                                                        "error_type": type(exc).__name__})
+        return
+    if closed:
+        log.info("push channels stopped", extra={"account_id": account_id, "closed": closed})
 
 
 def _revoke(config: ProviderConfig, token: str) -> str:

@@ -1,0 +1,41 @@
+"""Push channels: opened when a Google account connects, replaced (new first, then the old
+stopped) before expiry, stopped on disconnect."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from sync_workers.auth.accounts import disconnect
+from sync_workers.engine.channels import renew_expiring
+from sync_workers.sandbox import google_calendar as gcal
+from sync_workers.store import endpoints
+from tests.fixtures.accounts import connected_account
+from tests.fixtures.workers import wait_for
+
+pytestmark = pytest.mark.integration
+REP = "channels@example.com"
+
+
+def sandbox_channels(sandbox) -> dict[str, dict]:
+    return {c["id"]: c for c in gcal.channels(sandbox.state, REP)}
+
+
+def test_channel_lifecycle(sandbox, db, redis_db, session_worker):
+    account = connected_account(sandbox, "google", REP)
+    (first,) = wait_for(lambda: endpoints.active_channels(account), what="a channel on connect")
+    live = sandbox_channels(sandbox)[first["channel_id"]]
+    assert live["live"] and live["address"].endswith("/webhooks/google/calendar")
+    assert first["expires_at"] > datetime.now(timezone.utc) + timedelta(days=6)
+
+    assert renew_expiring(now=datetime.now(timezone.utc) + timedelta(days=6, hours=12)) == 1
+    (second,) = endpoints.active_channels(account)
+    assert second["channel_id"] != first["channel_id"]
+    channels = sandbox_channels(sandbox)
+    assert channels[first["channel_id"]]["stopped"]
+    assert channels[second["channel_id"]]["live"]
+    assert renew_expiring() == 0  # nothing else is due
+
+    disconnect(account)
+    assert endpoints.active_channels(account) == []
+    assert sandbox_channels(sandbox)[second["channel_id"]]["stopped"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import zlib
 from typing import Any
 from urllib.parse import unquote_plus, urlencode, urlsplit
 
@@ -53,6 +54,8 @@ def register(app: Flask, state: SandboxState, provider: str) -> None:
     elif provider == "hubspot":
         app.add_url_rule("/oauth/v1/refresh-tokens/<path:token>", "oauth_revoke",
                          lambda token: _revoke_hubspot(state, token), methods=["DELETE"])
+        app.add_url_rule("/oauth/v1/access-tokens/<path:token>", "oauth_token_info",
+                         lambda token: _hubspot_token_info(state, token), methods=["GET"])
     # Microsoft's v2 endpoint has no revoke: use the control API.
 
 
@@ -300,6 +303,25 @@ def _revoke_salesforce(state: SandboxState) -> Response:
     if not _revoke_token_value(state, "salesforce", value, whole_grant_on_access=False):
         return _json({"error": "invalid_token", "error_description": "invalid token"}, 400)
     return Response(status=200)
+
+
+HUBSPOT_HUB_ID = 4242
+
+
+def _hubspot_token_info(state: SandboxState, value: str) -> Response:
+    """HubSpot's access-token metadata: which portal (hub) and user a token belongs to."""
+    store = store_for(state, "hubspot")
+    with state.lock:
+        live = store.live_token(value, "access", state.clock.time())
+    if live is None:
+        return _json({"status": "error", "message": "Token not found or expired",
+                      "category": "EXPIRED_AUTHENTICATION"}, 404)
+    token, grant = live
+    return _json({"token": token.value, "user": grant.subject, "hub_domain": "sandbox.hubspot",
+                  "scopes": grant.scope.split(), "hub_id": HUBSPOT_HUB_ID,
+                  "app_id": 1000001, "user_id": zlib.crc32(grant.subject.encode()),
+                  "expires_in": int(token.expires_at - state.clock.time())
+                  if token.expires_at else None, "token_type": "access"}, 200)
 
 
 def _revoke_hubspot(state: SandboxState, value: str) -> Response:

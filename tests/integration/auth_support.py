@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import io
 import os
-import zlib
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Iterable, Iterator
 
-from werkzeug.wrappers import Request, Response
 
 from sync_workers.auth.accounts import activate_account
 from sync_workers.config import Settings, load_settings
@@ -66,35 +64,3 @@ def assert_no_token_in(sandbox, texts: Iterable[str]) -> int:
     return len(tokens)
 
 
-@contextmanager
-def hubspot_token_info(sandbox) -> Iterator[None]:
-    """Serve HubSpot's GET /oauth/v1/access-tokens/<token> on the sandbox's HubSpot port.
-
-    The sandbox does not emulate this endpoint yet (the real one names the portal and user
-    of an access token); remove this shim once it does.
-    """
-    server = sandbox._servers["hubspot"]
-    inner = server.app
-    prefix = "/oauth/v1/access-tokens/"
-
-    def app(environ, start_response):
-        request = Request(environ)
-        if not request.path.startswith(prefix):
-            return inner(environ, start_response)
-        store = oauth.store_for(sandbox.state, "hubspot")
-        with sandbox.state.lock:
-            live = store.live_token(request.path[len(prefix):], "access",
-                                    sandbox.state.clock.time())
-        if live is None:
-            return Response('{"status":"error","message":"token not found"}', 404,
-                            content_type="application/json")(environ, start_response)
-        subject = live[1].subject
-        body = (f'{{"user":"{subject}","user_id":{zlib.crc32(subject.encode())},'
-                f'"hub_id":4242,"token_type":"access"}}')
-        return Response(body, 200, content_type="application/json")(environ, start_response)
-
-    server.app = app
-    try:
-        yield
-    finally:
-        server.app = inner

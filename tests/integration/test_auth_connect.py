@@ -21,7 +21,7 @@ from sync_workers.receiver.oauth import STATE_COOKIE
 from sync_workers.store.db import cursor
 from tests.fixtures.receiver import serving
 from tests.integration.auth_support import (
-    PROVIDERS, assert_no_token_in, captured_logs, hubspot_token_info, sandbox_settings,
+    PROVIDERS, assert_no_token_in, captured_logs, sandbox_settings,
 )
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ AUTHORIZE_PATHS = {"google": "/o/oauth2/v2/auth", "microsoft": "/common/oauth2/v
 @pytest.fixture(scope="module")
 def served_receiver(sandbox_server, database):
     app = create_app()
-    with hubspot_token_info(sandbox_server), serving(app) as url:
+    with serving(app) as url:
         settings = sandbox_settings(sandbox_server, public_url=url)
         app.config["SYNC_SETTINGS"] = settings
         yield url, settings

@@ -277,3 +277,19 @@ def test_salesforce_sixth_approval_silently_revokes_the_oldest(sandbox):
     assert oldest.status_code == 400 and oldest.json() == SALESFORCE_DEAD
     assert all(refresh(sandbox, "salesforce", g["refresh_token"]).status_code == 200
                for g in grants[1:])
+
+
+def test_hubspot_access_token_info_names_the_portal_and_user(sandbox):
+    import requests
+
+    from sync_workers.sandbox.oauth import mint_grant
+
+    grant = mint_grant(sandbox.state, "hubspot", "owner@portal.example")
+    base = sandbox.urls["hubspot_api"]
+    info = requests.get(f"{base}/oauth/v1/access-tokens/{grant['access_token']}", timeout=5)
+    assert info.status_code == 200
+    body = info.json()
+    assert body["user"] == "owner@portal.example" and body["hub_id"] and body["token_type"] == "access"
+    assert 0 < body["expires_in"] <= 1800
+    unknown = requests.get(f"{base}/oauth/v1/access-tokens/nope", timeout=5)
+    assert unknown.status_code == 404

@@ -109,6 +109,17 @@ class Settings:
     public_url: str
     on_calendar_delete: str
     create_missing_contacts: bool
+    microsoft_tenant: str
+    # OAuth clients: empty outside production means "the sandbox's default client".
+    google_client_id: str
+    google_client_secret: str
+    microsoft_client_id: str
+    microsoft_client_secret: str
+    salesforce_client_id: str
+    salesforce_client_secret: str
+    hubspot_client_id: str
+    hubspot_client_secret: str
+    metrics_port: int
 
     @property
     def visibility_timeout(self) -> int:
@@ -143,6 +154,13 @@ _SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "public_url": ("http://127.0.0.1:8000", _url("https", "http")),
     "on_calendar_delete": ("cancel", _choice("cancel", "delete")),
     "create_missing_contacts": ("true", _bool),
+    "microsoft_tenant": ("common", _text),
+    **{f"{provider}_client_{part}": ("", _text)
+       for provider in ("google", "microsoft", "salesforce", "hubspot")
+       for part in ("id", "secret")},
+    # The worker's Prometheus endpoint (main process); 0 turns it off. One port per worker
+    # on a host: a second worker that cannot bind it runs on without metrics.
+    "metrics_port": ("9808", _int(0, 65535)),
 }
 
 # Environment names that differ from SYNC_<FIELD>.
@@ -184,3 +202,8 @@ def describe() -> list[tuple[str, str]]:
     """(variable, default) pairs, for the README and `sync-workers config`."""
     return [(env_name(name), "(dev key)" if name == "secret_keys" else default)
             for name, (default, _) in _SPEC.items()]
+
+
+def client_credentials(settings: Settings, provider: str) -> tuple[str, str]:
+    return (getattr(settings, f"{provider}_client_id"),
+            getattr(settings, f"{provider}_client_secret"))

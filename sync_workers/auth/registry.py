@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from ..config import ConfigError, Settings
+from ..config import ConfigError, Settings, client_credentials
 from ..logging import register_secret
 from ..sandbox import oauth_providers as sandbox_clients
 
@@ -66,10 +66,8 @@ class ProviderRegistry:
         self._public_url = public_url.rstrip("/")
 
     @classmethod
-    def from_settings(cls, settings: Settings,
-                      env: Mapping[str, str] | None = None) -> "ProviderRegistry":
-        env = os.environ if env is None else env
-        providers = _providers(settings, env)
+    def from_settings(cls, settings: Settings) -> "ProviderRegistry":
+        providers = _providers(settings)
         for p in providers.values():
             register_secret(p.client_secret)
             for url in (p.authorize_url, p.token_url):
@@ -93,13 +91,12 @@ def registry_for(settings: Settings) -> ProviderRegistry:
     return ProviderRegistry.from_settings(settings)
 
 
-def _providers(s: Settings, env: Mapping[str, str]) -> dict[str, ProviderConfig]:
-    tenant = env.get("SYNC_MICROSOFT_TENANT", "common")
-    ms_base = f"{s.microsoft_login_url}/{tenant}/oauth2/v2.0"
+def _providers(s: Settings) -> dict[str, ProviderConfig]:
+    ms_base = f"{s.microsoft_login_url}/{s.microsoft_tenant}/oauth2/v2.0"
     sf = s.salesforce_login_url
     return {
         "google": ProviderConfig(
-            "google", *_client("google", s, env),
+            "google", *_client("google", s),
             authorize_url=s.google_auth_url, token_url=s.google_token_url,
             revoke_method="POST", revoke_url=s.google_revoke_url,
             scopes=("openid", "email", "https://www.googleapis.com/auth/calendar.events"),
@@ -108,7 +105,7 @@ def _providers(s: Settings, env: Mapping[str, str]) -> dict[str, ProviderConfig]
             rotation="never", keep_fields=("scope", "token_type"),
             api_base_url=s.google_api_url, identity="id_token", identity_claims=("sub",)),
         "microsoft": ProviderConfig(
-            "microsoft", *_client("microsoft", s, env),
+            "microsoft", *_client("microsoft", s),
             authorize_url=f"{ms_base}/authorize", token_url=f"{ms_base}/token",
             scopes=("openid", "offline_access",
                     "https://graph.microsoft.com/Calendars.ReadWrite"),
@@ -117,7 +114,7 @@ def _providers(s: Settings, env: Mapping[str, str]) -> dict[str, ProviderConfig]
             api_base_url=s.microsoft_graph_url,
             identity="id_token", identity_claims=("oid", "sub")),
         "salesforce": ProviderConfig(
-            "salesforce", *_client("salesforce", s, env),
+            "salesforce", *_client("salesforce", s),
             authorize_url=f"{sf}/services/oauth2/authorize",
             token_url=f"{sf}/services/oauth2/token",
             revoke_method="POST", revoke_url=f"{sf}/services/oauth2/revoke",
@@ -127,7 +124,7 @@ def _providers(s: Settings, env: Mapping[str, str]) -> dict[str, ProviderConfig]
             api_base_url="{instance_url}/services/data/" + s.salesforce_api_version,
             identity="identity_url"),
         "hubspot": ProviderConfig(
-            "hubspot", *_client("hubspot", s, env),
+            "hubspot", *_client("hubspot", s),
             authorize_url=f"{s.hubspot_app_url}/oauth/authorize",
             token_url=f"{s.hubspot_api_url}/oauth/v1/token",
             revoke_method="DELETE",
@@ -141,14 +138,14 @@ def _providers(s: Settings, env: Mapping[str, str]) -> dict[str, ProviderConfig]
     }
 
 
-def _client(provider: str, s: Settings, env: Mapping[str, str]) -> tuple[str, str]:
+def _client(provider: str, s: Settings) -> tuple[str, str]:
     """The OAuth client of `provider`: SYNC_<PROVIDER>_CLIENT_ID / _CLIENT_SECRET.
 
     Outside production the sandbox's default client stands in, so the demo and the tests
     need no credentials.
     """
     prefix = f"SYNC_{provider.upper()}_CLIENT"
-    client_id, secret = env.get(f"{prefix}_ID"), env.get(f"{prefix}_SECRET")
+    client_id, secret = client_credentials(s, provider)
     if client_id and secret:
         return client_id, secret
     if s.environment == "production":

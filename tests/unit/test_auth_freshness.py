@@ -10,7 +10,7 @@ from sync_workers.auth.stored import REFRESH_LEEWAY, StoredGrant, grant_fields, 
 from sync_workers.config import load_settings
 from sync_workers.reliability.errors import Permanent
 
-REGISTRY = ProviderRegistry.from_settings(load_settings({}), {})
+REGISTRY = ProviderRegistry.from_settings(load_settings({}))
 NOW = utcnow()
 
 

@@ -24,7 +24,7 @@ URLS = {
 
 def registry(**env) -> ProviderRegistry:
     merged = {**URLS, **env}
-    return ProviderRegistry.from_settings(load_settings(merged), merged)
+    return ProviderRegistry.from_settings(load_settings(merged))
 
 
 def test_endpoints_come_from_settings():

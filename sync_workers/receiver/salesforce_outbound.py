@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, request
 from ..store import endpoints
 from .errors import error_response
 from .intake import BrokerUnavailable
+from ..reliability.errors import InvalidInput
 from ..schemas.soap import MalformedMessage, parse_outbound_message
 
 salesforce_outbound = Blueprint("salesforce_outbound", __name__)
@@ -31,9 +32,9 @@ def receive(endpoint_id: int, secret: str):
     body = request.get_data(cache=False)
     try:
         message = parse_outbound_message(body)
-    except MalformedMessage as exc:
+    except (MalformedMessage, InvalidInput) as exc:
         return error_response(400, f"malformed outbound message: {exc}")
-    if message.organization_id != endpoint["organization_id"]:
+    if message.organization_id[:15] != (endpoint["organization_id"] or "")[:15]:
         return error_response(403, "organization id does not match this endpoint")
     ids = sorted(n.record_id for n in message.notifications)
     delivery = hashlib.sha256(("\n".join(n.notification_id for n in message.notifications))

@@ -24,6 +24,6 @@ def ingest_event(self, event: dict) -> int:
     except MalformedMessage as exc:
         raise InvalidInput(f"salesforce outbound message: {exc}") from None
     ids = [n.record_id for n in message.notifications]
-    new_events = [n.record_id for n in message.notifications if n.sobject_type == "Event"]
+    new_events = [n.record_id for n in message.notifications if n.object_type == "Event"]
     return changes.queue_crm_records(raw["account_id"], ids, crm=crm_for(raw["account_id"]),
                                      new_activity_ids=new_events)

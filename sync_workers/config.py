@@ -89,6 +89,7 @@ class Settings:
     redis_url: str
     secret_keys: tuple[str, ...]
     log_level: str
+    log_format: str
     db_pool_max: int
     task_time_limit: int
     max_countdown: int
@@ -134,6 +135,7 @@ _SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "redis_url": ("redis://127.0.0.1:6379/0", _url("redis", "rediss")),
     "secret_keys": (DEV_SECRET_KEY, _keys),
     "log_level": ("INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
+    "log_format": ("json", _choice("json", "text")),
     "db_pool_max": ("10", _int(1, 200)),
     "task_time_limit": ("300", _int(10)),
     "max_countdown": ("900", _int(1)),

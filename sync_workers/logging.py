@@ -154,11 +154,26 @@ def install_filters(handler: logging.Handler) -> None:
             handler.addFilter(f)
 
 
-def configure_logging(level: str = "INFO", stream=None) -> None:
-    """Every record of every logger becomes one JSON line on stderr (or `stream`)."""
+class _TextFormatter(logging.Formatter):
+    """For people watching `make run`: one readable line, the known ids at the end."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        ids = " ".join(f"{name}={getattr(record, name)}" for name in CONTEXT_FIELDS
+                       if getattr(record, name, None) is not None)
+        return f"{line}  [{ids}]" if ids else line
+
+
+def text_formatter() -> logging.Formatter:
+    return _TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+
+
+def configure_logging(level: str = "INFO", stream=None, fmt: str = "json") -> None:
+    """Every record of every logger becomes one line on stderr (or `stream`): JSON, or
+    readable text for a person at a terminal (`SYNC_LOG_FORMAT=text`)."""
     root = logging.getLogger()
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(json_formatter())
+    handler.setFormatter(json_formatter() if fmt == "json" else text_formatter())
     install_filters(handler)
     root.handlers[:] = [handler]
     root.setLevel(level)

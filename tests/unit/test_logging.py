@@ -52,3 +52,16 @@ def test_registered_secrets_are_redacted_everywhere(captured):
     text = json.dumps(captured())
     assert token not in text
     assert text.count("[REDACTED]") >= 4
+
+
+def test_text_format_is_readable_and_still_redacted():
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream, fmt="text")
+    try:
+        with log_context(request_id="r-9", link_id=3):
+            logging.getLogger("x").info("Authorization: Bearer abcdefsecretvalue")
+    finally:
+        configure_logging("INFO")
+    line = stream.getvalue().strip()
+    assert "INFO" in line and "x:" in line and "request_id=r-9 link_id=3" in line
+    assert "secretvalue" not in line and not line.startswith("{")

@@ -53,12 +53,11 @@ def activate_account(provider: str, external_account_id: str, owner: str,
     # Published after the commit, so the reconciliation finds the account active.
     returning = before in ("reauth_required", "disabled")
     task_id = schedule_reconciliation(account_id) if returning else None
-    _open_push_channel(account_id, provider)
     return Activation(account_id, before, task_id)
 
 
-def _open_push_channel(account_id: int, provider: str) -> None:
-    """Calendars that push changes get a channel as soon as they are connected."""
+def request_push_channel(account_id: int, provider: str) -> None:
+    """Calendars that push changes get a channel as soon as a person connects them."""
     if provider != "google":
         return
     from ..celery_app import app  # noqa: PLC0415

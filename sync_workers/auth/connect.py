@@ -23,7 +23,7 @@ from ..logging import register_secret
 from ..reliability.errors import SyncError, Transient
 from ..reliability.locks import redis_client
 from . import oauth_http
-from .accounts import Activation, activate_account
+from .accounts import Activation, activate_account, request_push_channel
 from .crypto import cipher_for
 from .identity import external_account_id
 from .links import LinkClaims
@@ -98,6 +98,7 @@ def finish(provider: str, state: str, code: str | None, error: str | None,
     except SyncError as exc:
         raise ConnectRejected(400, f"authorization failed: {exc.reason}")
     activation = activate_account(provider, external_id, record["owner"], tokens, settings)
+    request_push_channel(activation.account_id, provider)
     log.info("connect finished", extra={"provider": provider, "owner": record["owner"],
                                         "account_id": activation.account_id,
                                         "link_nonce": record["link_nonce"]})

@@ -2,32 +2,15 @@
 from __future__ import annotations
 
 import io
-import os
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Iterable, Iterator
 
 
-from sync_workers.auth.accounts import activate_account
-from sync_workers.config import Settings, load_settings
 from sync_workers.logging import configure_logging
 from sync_workers.sandbox import oauth
 from sync_workers.store.db import cursor
 
 PROVIDERS = ("google", "microsoft", "salesforce", "hubspot")
-
-
-def sandbox_settings(sandbox, **changes) -> Settings:
-    """The test settings with every provider URL pointing at the sandbox."""
-    return replace(load_settings({**os.environ, **sandbox.env()}), **changes)
-
-
-def connected_account(sandbox, settings: Settings, provider: str = "google",
-                      subject: str = "user@example.com", owner: str = "owner@example.com",
-                      **grant) -> int:
-    """An active account holding a fresh grant the sandbox minted for `subject`."""
-    response = oauth.mint_grant(sandbox.state, provider, subject, **grant)
-    return activate_account(provider, subject, owner, response, settings).account_id
 
 
 def make_due(account_id: int) -> None:

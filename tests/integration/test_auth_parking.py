@@ -18,10 +18,9 @@ from sync_workers.store import accounts as accounts_repo
 from sync_workers.store import dead_letters
 from tests.fixtures.receiver import serving
 from tests.fixtures.workers import wait_for
+from tests.fixtures.accounts import connected_account, sandbox_settings
 from tests.integration.auth_support import (
-    account_row, assert_no_token_in, captured_logs, connected_account, make_due,
-    sandbox_settings,
-)
+    account_row, assert_no_token_in, captured_logs, make_due)
 
 pytestmark = pytest.mark.integration
 SUBJECT = "parked.user@example.com"
@@ -55,7 +54,7 @@ def published():
 def test_revoked_grant_parks_tasks_and_reconnect_schedules_reconciliation(
         sandbox, db, redis_db, session_worker, published):
     settings = sandbox_settings(sandbox)
-    account = connected_account(sandbox, settings, "google", SUBJECT)
+    account = connected_account(sandbox, "google", SUBJECT, settings=settings)
     oauth.revoke(sandbox.state, "google", subject=SUBJECT)
     make_due(account)
 
@@ -98,7 +97,7 @@ def test_revoked_grant_parks_tasks_and_reconnect_schedules_reconciliation(
 def test_a_503_from_the_token_endpoint_is_retried_and_does_not_park(
         sandbox, db, redis_db, session_worker):
     settings = sandbox_settings(sandbox)
-    account = connected_account(sandbox, settings, "google", SUBJECT)
+    account = connected_account(sandbox, "google", SUBJECT, settings=settings)
     make_due(account)
     sandbox.state.faults.add(FaultRule(kind="status", status=503, provider="google",
                                        method="POST", path=r"^/token$"))

@@ -15,9 +15,9 @@ import requests
 from sync_workers.auth import get_valid_token, invalidate
 from sync_workers.sandbox import oauth
 from tests.fixtures.workers import REPO, wait_for
+from tests.fixtures.accounts import connected_account, sandbox_settings
 from tests.integration.auth_support import (
-    account_row, assert_no_token_in, connected_account, make_due, sandbox_settings,
-)
+    account_row, assert_no_token_in, make_due)
 
 pytestmark = pytest.mark.integration
 PROCESSES, THREADS = 4, 4
@@ -29,7 +29,7 @@ def test_16_callers_in_4_processes_make_exactly_one_refresh(
     settings = sandbox_settings(sandbox)
     if provider == "salesforce":  # rotation: a second refresh with the old token would fail
         oauth.configure_client(sandbox.state, "salesforce", rotate_refresh_tokens=True)
-    account = connected_account(sandbox, settings, provider)
+    account = connected_account(sandbox, provider, "user@example.com", settings=settings)
     make_due(account)
     oauth.expire_access_tokens(sandbox.state, provider)
     marker = uuid.uuid4().hex

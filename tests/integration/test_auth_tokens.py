@@ -21,9 +21,9 @@ from sync_workers.sandbox import oauth
 from sync_workers.sandbox.core import FaultRule
 from sync_workers.store.db import cursor
 from tests.fixtures.http import RecordingServer
+from tests.fixtures.accounts import connected_account, sandbox_settings
 from tests.integration.auth_support import (
-    PROVIDERS, account_row, captured_logs, connected_account, make_due, sandbox_settings,
-)
+    PROVIDERS, account_row, captured_logs, make_due)
 
 pytestmark = pytest.mark.integration
 TOKEN_PATHS = {"google": r"^/token$", "microsoft": r"/oauth2/v2\.0/token$",
@@ -60,7 +60,8 @@ def test_the_raw_row_holds_no_plaintext_token(sandbox, settings):
 
 
 def test_a_wrong_key_fails_with_an_error_naming_SYNC_SECRET_KEY(sandbox, settings):
-    account = connected_account(sandbox, replace(settings, secret_keys=("the-key-in-use",)))
+    account = connected_account(sandbox, "google", "user@example.com",
+                                settings=replace(settings, secret_keys=("the-key-in-use",)))
 
     with pytest.raises(TokenDecryptionError, match="SYNC_SECRET_KEY"):
         get_valid_token(account, replace(settings, secret_keys=("some-other-key",)))
@@ -69,7 +70,7 @@ def test_a_wrong_key_fails_with_an_error_naming_SYNC_SECRET_KEY(sandbox, setting
 def test_key_rotation_old_key_still_decrypts_and_rotate_re_encrypts(sandbox, settings):
     old, both, new = (replace(settings, secret_keys=keys) for keys in
                       (("old-key",), ("new-key", "old-key"), ("new-key",)))
-    account = connected_account(sandbox, old)
+    account = connected_account(sandbox, "google", "user@example.com", settings=old)
     before = raw_token_row(account)
     token = get_valid_token(account, both).access_token  # the old key still decrypts
 
@@ -88,7 +89,7 @@ def test_key_rotation_old_key_still_decrypts_and_rotate_re_encrypts(sandbox, set
 
 
 def test_a_fresh_token_is_served_from_storage_without_a_provider_call(sandbox, settings):
-    account = connected_account(sandbox, settings)
+    account = connected_account(sandbox, "google", "user@example.com", settings=settings)
 
     token = get_valid_token(account, settings)
 
@@ -98,7 +99,7 @@ def test_a_fresh_token_is_served_from_storage_without_a_provider_call(sandbox, s
 
 
 def test_a_token_inside_the_leeway_is_refreshed_ahead_of_expiry(sandbox, settings):
-    account = connected_account(sandbox, settings)
+    account = connected_account(sandbox, "google", "user@example.com", settings=settings)
     first = get_valid_token(account, settings)
     with cursor() as cur:  # 60 s left: inside the 120 s leeway
         cur.execute("UPDATE oauth_tokens SET expires_at = now() + interval '60 seconds'")
@@ -115,7 +116,7 @@ def test_a_token_inside_the_leeway_is_refreshed_ahead_of_expiry(sandbox, setting
 
 def test_salesforce_uses_instance_url_and_refreshes_on_demand_with_rotation(sandbox, settings):
     oauth.configure_client(sandbox.state, "salesforce", rotate_refresh_tokens=True)
-    account = connected_account(sandbox, settings, "salesforce", "005000000000001AAA")
+    account = connected_account(sandbox, "salesforce", "005000000000001AAA", settings=settings)
     token = get_valid_token(account, settings)
     assert token.expires_at is None
     assert token.api_base_url == f"{sandbox.origin('salesforce')}/services/data/" \
@@ -133,7 +134,7 @@ def test_salesforce_uses_instance_url_and_refreshes_on_demand_with_rotation(sand
 
 
 def test_invalidate_ignores_a_token_already_replaced(sandbox, settings):
-    account = connected_account(sandbox, settings, "salesforce", "005000000000002AAA")
+    account = connected_account(sandbox, "salesforce", "005000000000002AAA", settings=settings)
     stale = get_valid_token(account, settings)
     invalidate(stale, settings)
     get_valid_token(account, settings)
@@ -147,7 +148,7 @@ def test_invalidate_ignores_a_token_already_replaced(sandbox, settings):
 
 
 def test_a_401_refreshes_once_and_repeats_the_call_once(sandbox, settings):
-    account = connected_account(sandbox, settings)
+    account = connected_account(sandbox, "google", "user@example.com", settings=settings)
     oauth.expire_access_tokens(sandbox.state, "google")  # stored expiry still says "fresh"
 
     resp = authorized_request(account, ProviderHttp("google"), "GET",
@@ -159,7 +160,7 @@ def test_a_401_refreshes_once_and_repeats_the_call_once(sandbox, settings):
 
 
 def test_a_second_401_is_an_error_not_a_loop(sandbox, settings):
-    account = connected_account(sandbox, settings)
+    account = connected_account(sandbox, "google", "user@example.com", settings=settings)
     with RecordingServer(status=401, body='{"error": "invalid_token"}') as api:
         with pytest.raises(AuthExpired):
             authorized_request(account, ProviderHttp("google"), "GET", f"{api.url}/x",
@@ -175,7 +176,7 @@ def test_a_second_401_is_an_error_not_a_loop(sandbox, settings):
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_revoked_grant_parks_the_account_with_one_alert(sandbox, settings, provider):
-    account = connected_account(sandbox, settings, provider)
+    account = connected_account(sandbox, provider, "user@example.com", settings=settings)
     oauth.revoke(sandbox.state, provider, subject="user@example.com")
     make_due(account)
 
@@ -199,7 +200,7 @@ def test_a_revoked_grant_parks_the_account_with_one_alert(sandbox, settings, pro
 
 def test_concurrent_callers_of_a_revoked_grant_make_one_request_and_one_alert(
         sandbox, settings):
-    account = connected_account(sandbox, settings, "salesforce")
+    account = connected_account(sandbox, "salesforce", "user@example.com", settings=settings)
     oauth.revoke(sandbox.state, "salesforce", subject="user@example.com")
     make_due(account)
     start = threading.Barrier(8)
@@ -224,7 +225,7 @@ def test_concurrent_callers_of_a_revoked_grant_make_one_request_and_one_alert(
 @pytest.mark.parametrize("fault", [{"kind": "status", "status": 503}, {"kind": "reset"}])
 def test_a_transient_refresh_failure_raises_transient_and_does_not_park(
         sandbox, settings, fault):
-    account = connected_account(sandbox, settings)
+    account = connected_account(sandbox, "google", "user@example.com", settings=settings)
     make_due(account)
     sandbox.state.faults.add(FaultRule(provider="google", method="POST",
                                        path=TOKEN_PATHS["google"], **fault))
@@ -237,7 +238,7 @@ def test_a_transient_refresh_failure_raises_transient_and_does_not_park(
 
 
 def test_disconnect_revokes_at_the_provider_and_disables(sandbox, settings):
-    account = connected_account(sandbox, settings)
+    account = connected_account(sandbox, "google", "user@example.com", settings=settings)
     token = get_valid_token(account, settings)
 
     assert disconnect(account, settings) == "revoked at the provider"

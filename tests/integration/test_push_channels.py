@@ -7,10 +7,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from sync_workers.auth.accounts import disconnect
+from sync_workers.auth.connect_sandbox import connect_without_browser
+from sync_workers.auth.links import sign_link, start_url
+from sync_workers.receiver import create_app
 from sync_workers.engine.channels import renew_expiring
 from sync_workers.sandbox import google_calendar as gcal
 from sync_workers.store import endpoints
-from tests.fixtures.accounts import connected_account
+from tests.fixtures.accounts import sandbox_settings
+from tests.fixtures.receiver import serving
 from tests.fixtures.workers import wait_for
 
 pytestmark = pytest.mark.integration
@@ -21,8 +25,18 @@ def sandbox_channels(sandbox) -> dict[str, dict]:
     return {c["id"]: c for c in gcal.channels(sandbox.state, REP)}
 
 
+def connect_through_the_receiver(sandbox) -> int:
+    """The connect flow a person runs (signed link, authorize, callback)."""
+    app = create_app()
+    with serving(app) as url:
+        settings = sandbox_settings(sandbox, public_url=url)
+        app.config["SYNC_SETTINGS"] = settings
+        link = sign_link("google", "owner@example.com", settings.secret_keys[0])
+        return connect_without_browser(start_url(url, "google", link), REP)["account_id"]
+
+
 def test_channel_lifecycle(sandbox, db, redis_db, session_worker):
-    account = connected_account(sandbox, "google", REP)
+    account = connect_through_the_receiver(sandbox)
     (first,) = wait_for(lambda: endpoints.active_channels(account), what="a channel on connect")
     live = sandbox_channels(sandbox)[first["channel_id"]]
     assert live["live"] and live["address"].endswith("/webhooks/google/calendar")

@@ -16,7 +16,7 @@ from ..config import get_settings
 from ..providers.base import CalendarProvider, CrmProvider, CursorExpired
 from ..providers.registry import calendar_for, crm_for
 from ..reliability.locks import held_lock
-from ..store import cursors, links
+from ..store import accounts, cursors, links
 from ..sync import Appointment, calendar_event_id_for_crm
 from .booking import external_attendee
 from .dispatch import enqueue_reconcile
@@ -59,7 +59,7 @@ def sync_calendar(account_id: int, *, calendar: CalendarProvider | None = None,
         summary.full_resync = changes.full and cursor is not None
         summary.listed = len(changes.appointments)
         for appointment in changes.appointments:
-            link_id = _link_for(account_id, crm_account_id, appointment)
+            link_id = link_for_event(account_id, crm_account_id, appointment)
             if link_id is not None and enqueue_reconcile(link_id, account_id):
                 summary.queued += 1
         if changes.full:
@@ -72,15 +72,13 @@ def sync_calendar(account_id: int, *, calendar: CalendarProvider | None = None,
     return summary
 
 
-def _link_for(account_id: int, crm_account_id: int | None,
-              appointment: Appointment) -> int | None:
+def link_for_event(account_id: int, crm_account_id: int | None,
+                   appointment: Appointment) -> int | None:
     """The link of this event; a new one for a booking (a live event with an external
     attendee) when the calendar is paired with a CRM."""
     link_id = links.find_by_calendar_event(account_id, appointment.event_id)
     if link_id is not None or crm_account_id is None or not appointment.is_live:
         return link_id
-    from ..store import accounts
-
     owner = (accounts.get(account_id) or {}).get("external_account_id")
     if external_attendee(appointment, owner) is None:
         return None

@@ -23,7 +23,7 @@ def reconcile_calendar_event(self, account_id: int, event_id: str) -> str:
     appointment = calendar_for(account_id).get_event(event_id)
     if appointment is None:
         return "gone"
-    link_id = changes._link_for(account_id, links.crm_account_for(account_id), appointment)
+    link_id = changes.link_for_event(account_id, links.crm_account_for(account_id), appointment)
     if link_id is None:
         return "not a booking"
     return reconcile(link_id, task_id=self.request.id).result

@@ -30,10 +30,18 @@ unit: install
 run: migrate
 	@$(ENV) deploy/local/run.sh
 
+# DEMO_ARGS passes options, e.g. DEMO_ARGS=--keep-running (see `sync-workers demo --help`).
+demo: migrate
+	@$(ENV) $(VENV)/bin/sync-workers demo $(DEMO_ARGS)
+
 flower: install
 	@$(ENV) $(VENV)/bin/celery -A sync_workers.celery_app flower \
 		--basic-auth="$${FLOWER_BASIC_AUTH:?set FLOWER_BASIC_AUTH=user:password}" \
 		--port="$${FLOWER_PORT:-5555}"
+
+# Reconciles per second through real workers against the sandbox, beside a no-op task.
+bench: migrate
+	@$(ENV) $(PY) bench/bench_reconcile.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .hypothesis *.egg-info

@@ -11,7 +11,8 @@ from .config import ConfigError
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Operate sync-workers: migrations, dead letters, accounts, the sandbox."""
+    """Operate sync-workers: status, links, reconcile or poll now, dead letters, accounts,
+    migrations, the sandbox."""
     from .config import get_settings
     from .logging import configure_logging
 
@@ -19,7 +20,7 @@ def main() -> None:
         settings = get_settings()
     except ConfigError as exc:
         raise click.ClickException(f"configuration: {exc}") from None
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, fmt=settings.log_format)
 
 
 @main.command()
@@ -123,12 +124,18 @@ def dlq_discard(letter_ids, reason) -> None:
 def _register_groups() -> None:
     """Command groups that live beside the code they operate."""
     from .auth.commands import accounts
+    from .demo.command import demo
     from .sandbox.commands import sandbox
     from .webhook_commands import webhooks
 
     main.add_command(accounts)
     main.add_command(sandbox)
     main.add_command(webhooks)
+    main.add_command(demo)
+    from .ops_commands import OPERATOR_COMMANDS  # status, links, reconcile, poll, pair
+
+    for command in OPERATOR_COMMANDS:
+        main.add_command(command)
 
 
 _register_groups()

@@ -1,4 +1,5 @@
-"""Celery signal wiring: JSON logs, request ids across tasks, and the dead-letter hook."""
+"""Celery signal wiring: JSON logs, request ids across tasks, the dead-letter hook, and the
+worker's metrics endpoint."""
 from __future__ import annotations
 
 import logging
@@ -16,7 +17,8 @@ _KWARG_IDS = ("account_id", "link_id", "source_event_id", "target_record_id")
 
 @signals.setup_logging.connect
 def _setup_logging(**_):
-    sync_logging.configure_logging(get_settings().log_level)
+    settings = get_settings()
+    sync_logging.configure_logging(settings.log_level, fmt=settings.log_format)
 
 
 @signals.before_task_publish.connect
@@ -40,6 +42,24 @@ def _unbind_task_context(task=None, **_):
     token = getattr(task.request, "_sync_log_token", None)
     if token is not None:
         sync_logging.reset_context(token)
+
+
+@signals.worker_init.connect
+def _start_metrics_server(sender=None, **_):
+    # The main process, before the pool forks: the server adds up every pool process.
+    port = get_settings().metrics_port
+    if port:
+        from .metrics import start_worker_server
+
+        start_worker_server(getattr(sender, "hostname", None) or "worker", port)
+
+
+@signals.worker_shutdown.connect
+def _stop_metrics(**_):
+    if get_settings().metrics_port:
+        from .metrics import stop_worker_metrics
+
+        stop_worker_metrics()
 
 
 @signals.worker_process_init.connect

@@ -17,6 +17,7 @@ from dataclasses import replace
 from psycopg2 import errors as pg_errors
 
 from ..config import Settings
+from ..metrics import count_token_refresh
 from ..reliability.errors import Transient
 from ..store import accounts as repo
 from ..store.db import cursor
@@ -52,9 +53,14 @@ def refresh_if_due(account_id: int, settings: Settings) -> Token:
         try:
             fresh = _refresh(grant, config)
         except oauth_http.GrantRejected as exc:
+            count_token_refresh(config.name, "revoked")
             revoked = exc
             parked_now = repo.mark_reauth_required(cur, account_id, exc.reason)
+        except Transient:  # RateLimited too: the provider is away, the grant is fine
+            count_token_refresh(config.name, "transient")
+            raise
         else:
+            count_token_refresh(config.name, "ok")
             # Same transaction as the new access token: a rotated refresh token is never lost.
             refresh_enc = row["refresh_token_enc"] if fresh.refresh_token == grant.refresh_token \
                 else cipher.encrypt(fresh.refresh_token)

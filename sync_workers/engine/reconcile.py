@@ -14,6 +14,7 @@ from typing import Any
 
 from ..config import Settings, get_settings
 from ..logging import bind, request_id
+from ..metrics import count_reconcile
 from ..providers.base import CalendarProvider, CrmProvider
 from ..providers.registry import calendar_for, crm_for
 from ..reliability.errors import Conflict, Permanent
@@ -39,7 +40,7 @@ def reconcile(link_id: int, *, calendar: CalendarProvider | None = None,
               task_id: str | None = None) -> Outcome:
     settings = settings or get_settings()
     bind(link_id=link_id)
-    with held_lock(f"link:{link_id}", ttl=settings.task_time_limit + 30):
+    with held_lock(f"link:{link_id}", ttl=settings.task_time_limit + 30, owner=task_id):
         link = links.get(link_id)
         if link is None:
             raise Permanent(f"link {link_id} does not exist")
@@ -47,7 +48,7 @@ def reconcile(link_id: int, *, calendar: CalendarProvider | None = None,
         crm = crm or crm_for(link.crm_account_id)
         for attempt in range(1, MAX_REPLANS + 1):
             try:
-                return _reconcile_once(link_id, calendar, crm, settings, task_id)
+                return count_reconcile(_reconcile_once(link_id, calendar, crm, settings, task_id))
             except Conflict as exc:
                 log.info("conflict: re-reading both sides", extra={"attempt": attempt,
                                                                    "reason": exc.reason})

@@ -12,6 +12,7 @@ from typing import Any
 import requests
 
 from ..logging import new_request_id, redact, request_id
+from ..metrics import count_provider_call
 from ..reliability.classify import classify_exception, classify_response
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,10 @@ class ProviderHttp:
             resp = self.session.request(method, url, headers=headers,
                                         timeout=kwargs.pop("timeout", self.timeout), **kwargs)
         except requests.RequestException as exc:
+            count_provider_call(self.provider, None, time.monotonic() - started)
             log.warning("provider call failed", extra=self._fields(method, url, None, started))
             raise classify_exception(exc, self.provider) from exc
+        count_provider_call(self.provider, resp.status_code, time.monotonic() - started)
         log.info("provider call", extra=self._fields(method, url, resp.status_code, started))
         error = classify_response(resp, self.provider)
         if error is not None:

@@ -12,6 +12,7 @@ from .errors import register_error_handlers
 from .google_push import google_push
 from .health import health
 from .intake import Intake
+from .metrics_route import install_metrics
 from .oauth import oauth_connect
 from .salesforce_outbound import salesforce_outbound
 
@@ -30,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None,
     register_error_handlers(app)
     for blueprint in (health, google_push, salesforce_outbound, oauth_connect, *blueprints):
         app.register_blueprint(blueprint)
+    install_metrics(app)
     _install_request_ids(app)
     return app
 
@@ -54,7 +56,7 @@ def _install_request_ids(app: Flask) -> None:
     @app.after_request
     def _echo_request_id(resp):
         resp.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
-        if request.endpoint not in ("health.healthz", "health.readyz"):
+        if request.endpoint not in ("health.healthz", "health.readyz", "metrics.scrape"):
             # The route pattern, not the path: webhook paths carry endpoint secrets.
             route = request.url_rule.rule if request.url_rule else "(no route)"
             log.info("request", extra={"method": request.method, "route": route,

@@ -12,6 +12,8 @@ from typing import Any
 import redis
 from celery import Celery
 
+from ..metrics import count_event
+
 log = logging.getLogger(__name__)
 INGEST_TASK = "sync.ingest_event"
 DEDUPE_SECONDS = 24 * 3600  # Salesforce retries Outbound Messages for up to 24 hours
@@ -36,6 +38,7 @@ class Intake:
         except redis.RedisError as exc:
             raise BrokerUnavailable(f"dedupe store unavailable: {type(exc).__name__}") from exc
         if not first:
+            count_event(event.get("provider", "unknown"), "duplicate")
             return False
         try:
             # kwargsrepr keeps Flower and logs readable: ids, not the raw body.
@@ -44,6 +47,7 @@ class Intake:
         except Exception as exc:  # noqa: BLE001 (any publish failure means: not queued)
             self._forget(key)
             raise BrokerUnavailable(f"broker unavailable: {type(exc).__name__}") from exc
+        count_event(event.get("provider", "unknown"), "queued")
         return True
 
     def _forget(self, key: str) -> None:

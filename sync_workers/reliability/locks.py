@@ -28,12 +28,19 @@ class LockBusy(Transient):
 
 
 @contextmanager
-def held_lock(name: str, ttl: float, wait: float = 0.0) -> Iterator[None]:
-    """Hold `name` for at most `ttl` seconds (the TTL must outlast the work it guards)."""
+def held_lock(name: str, ttl: float, wait: float = 0.0,
+              owner: str | None = None) -> Iterator[None]:
+    """Hold `name` for at most `ttl` seconds (the TTL must outlast the work it guards).
+
+    `owner` (a task id) lets a redelivered task take back the lock that its own killed
+    run left behind: the message comes back only once that run is gone (worker lost, or
+    past the visibility timeout, which outlasts the time limit), and waiting out the TTL
+    would only delay the retry, or dead-letter it.
+    """
     lock = redis_client().lock(f"sync:lock:{name}", timeout=ttl, blocking=wait > 0,
                                blocking_timeout=wait or None)
     try:
-        acquired = lock.acquire()
+        acquired = lock.acquire(token=owner) or (owner is not None and _take_back(lock, owner))
     except redis.RedisError as exc:
         raise Transient(f"lock {name}: redis unavailable ({type(exc).__name__})") from exc
     if not acquired:
@@ -45,3 +52,13 @@ def held_lock(name: str, ttl: float, wait: float = 0.0) -> Iterator[None]:
             lock.release()
         except redis.exceptions.LockError:
             pass  # expired meanwhile: the TTL was the guard, nothing left to release
+
+
+def _take_back(lock: redis.lock.Lock, owner: str) -> bool:
+    """Renew the lock's TTL if it is held under `owner` (atomic compare in Lua)."""
+    lock.local.token = lock.redis.get_encoder().encode(owner)
+    try:
+        return lock.reacquire()
+    except redis.exceptions.LockNotOwnedError:
+        lock.local.token = None
+        return False

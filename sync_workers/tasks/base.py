@@ -20,9 +20,10 @@ import psycopg2
 import redis
 from celery import Task
 
+from .. import metrics
 from ..config import get_settings
 from ..reliability.errors import AuthRevoked, Permanent, RateLimited, SyncError, Transient
-from ..reliability.locks import redis_client
+from ..reliability.locks import LockBusy, redis_client
 from ..reliability.retry import RetryPolicy, TooLongWait
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,11 @@ class ReliableTask(Task):
     def _retry_or_fail(self, exc: SyncError, cause: BaseException | None = None):
         headers = self._headers()
         budget_spent = int(headers.get(ATTEMPT_HEADER) or 0)
-        rate_limited = isinstance(exc, RateLimited)
-        attempt = budget_spent + (0 if rate_limited else 1)
-        if not rate_limited and not self.policy.can_retry(attempt):
+        # Waiting for a provider's pacing, or for another worker holding the same record's
+        # lock (its TTL bounds the wait), is not this task failing: no budget is spent.
+        waiting = isinstance(exc, (RateLimited, LockBusy))
+        attempt = budget_spent + (0 if waiting else 1)
+        if not waiting and not self.policy.can_retry(attempt):
             log.warning("retries exhausted", extra={"error_type": type(exc).__name__,
                                                     "reason": exc.reason, "attempts": attempt})
             raise exc from cause
@@ -84,6 +87,7 @@ class ReliableTask(Task):
                         FIRST_FAILED_HEADER: headers.get(FIRST_FAILED_HEADER) or _now_iso()})
         log.info("retrying", extra={"error_type": type(exc).__name__, "reason": exc.reason,
                                     "attempt": attempt, "countdown": round(delay, 3)})
+        metrics.count_retry(self.name, exc, delay)
         raise self.retry(exc=exc, countdown=delay, headers=headers)
 
     def _headers(self) -> dict:
@@ -108,6 +112,7 @@ class ReliableTask(Task):
         from ..auth.parking import park_task  # noqa: PLC0415 (auth builds on this module)
 
         park_task(self, exc, args, kwargs)
+        metrics.count_parked(self.name)
         return None
 
     def attempts_so_far(self) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 
 from celery import shared_task
 
+from ..metrics import count_dead_letter
 from ..store import dead_letters as repo
 from .base import FIRST_FAILED_HEADER
 
@@ -33,6 +34,7 @@ def publish_dead_letter(task, task_id, exception, args, kwargs, einfo) -> None:
         log.warning("dlq publish failed, recording directly",
                     extra={"error_type": type(exc).__name__})
         _record(letter)
+    count_dead_letter(task.name, letter["error_type"])
     log.error("task dead-lettered", extra={"dead_task_id": task_id,
                                            "error_type": letter["error_type"],
                                            "reason": letter["error_message"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 
 from celery import shared_task
@@ -102,3 +103,35 @@ def needs_token(self, marker: str, account_id: int, env: dict[str, str]):
     _count(marker)
     get_valid_token(account_id, load_settings({**os.environ, **env}))
     redis_client().set(f"probe:done:{marker}", self.request.id)
+
+
+class _DiesAfterFirstUpsert:
+    """The real CRM adapter, except that the first `upsert_activity` of `marker` kills its
+    own pool process as soon as the CRM has the Event: the write is made, the link row not
+    updated. Everything else is delegated untouched."""
+
+    def __init__(self, crm, marker: str) -> None:
+        self._crm, self._marker = crm, marker
+
+    def __getattr__(self, name: str):
+        return getattr(self._crm, name)
+
+    def upsert_activity(self, external_id, values):
+        activity = self._crm.upsert_activity(external_id, values)
+        if redis_client().set(f"probe:killed:{self._marker}", os.getpid(), nx=True):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return activity
+
+
+@shared_task(base=ReliableTask, bind=True, name="probe.reconcile_dying_after_crm_write")
+def reconcile_dying_after_crm_write(self, link_id: int, marker: str):
+    """reconcile(link_id) with the real adapters; its first run dies between the CRM write
+    and the link update, and the message comes back (reject_on_worker_lost)."""
+    from sync_workers.engine.reconcile import reconcile
+    from sync_workers.providers.registry import crm_for
+    from sync_workers.store import links
+
+    _count(marker)
+    crm = _DiesAfterFirstUpsert(crm_for(links.get(link_id).crm_account_id), marker)
+    outcome = reconcile(link_id, crm=crm, task_id=self.request.id)
+    redis_client().set(f"probe:done:{marker}", outcome.result)

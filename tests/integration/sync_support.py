@@ -8,6 +8,7 @@ from typing import Any
 
 from sync_workers.celery_app import app
 from sync_workers.engine.changes import CALENDAR_RESOURCE, CRM_RESOURCE
+from sync_workers.engine.dispatch import RECONCILE_TASK, enqueue_reconcile
 from sync_workers.sandbox import google_calendar as gcal
 from sync_workers.sandbox import oauth
 from sync_workers.sandbox import salesforce_admin as sf
@@ -61,6 +62,15 @@ class Pair:
             "account_id": account,
             "resource": CALENDAR_RESOURCE if resource == "calendar" else CRM_RESOURCE})
 
+    def trigger(self, link_id: int) -> bool:
+        """What a webhook naming this link does: queue its reconcile (deduplicated)."""
+        return enqueue_reconcile(link_id, self.crm_account)
+
+    def reconcile_now(self, link_id: int) -> str:
+        """Publish a reconcile of `link_id` directly, past the per-link dedupe."""
+        return app.send_task(RECONCILE_TASK, kwargs={"link_id": link_id},
+                             queue="reconcile", routing_key="reconcile").id
+
     # --- the CRM ---------------------------------------------------------------------------
     def crm_events(self) -> list[dict]:
         return sf.records(self.state, "Event")
@@ -76,8 +86,12 @@ class Pair:
     # --- counting writes ---------------------------------------------------------------
     def writes(self) -> list[dict]:
         """Provider API writes (not token calls, not the control API)."""
+        return [e for e in self.api_calls() if e["method"] in WRITE_METHODS]
+
+    def api_calls(self) -> list[dict]:
+        """Provider API calls that succeeded (not token calls, not the control API)."""
         return [e for e in self.state.log.entries()
-                if e["method"] in WRITE_METHODS and e["status"] < 400
+                if e["status"] < 400
                 and ("/calendar/v3/" in e["path"] or "/services/data/" in e["path"])]
 
 
@@ -94,9 +108,12 @@ def link_of(pair: Pair, event_id: str):
 
 
 def quiet(redis_db) -> bool:
-    """No reconcile waiting or running, and no message in the sync queues."""
+    """No reconcile waiting or running, no message in the sync queues, and none delivered
+    but unacknowledged: a message a worker has fetched (a poll about to queue reconciles, a
+    retry waiting out its countdown in the worker's memory) is in no queue until it is
+    acked, after its task ran (acks_late). Kombu keeps those in the `unacked` hash."""
     busy = [*redis_db.scan_iter("sync:pending:link:*"), *redis_db.scan_iter("sync:lock:*")]
-    return not busy and all(
+    return not busy and redis_db.hlen("unacked") == 0 and all(
         redis_db.llen(q) == 0 for q in ("events", "reconcile", "poll"))
 
 
@@ -112,5 +129,32 @@ def sync_log(link_id: int) -> list[dict]:
         return cur.fetchall()
 
 
-__all__ = ["CLIENT", "REP", "Pair", "link_of", "make_pair", "oauth", "quiet", "settle",
-           "sync_log"]
+def reset_world(sandbox, redis_db) -> None:
+    """What the `sandbox`, `db` and `redis_db` fixtures do before a test, for a test that
+    needs a fresh world more than once (one per Hypothesis example). Call it when the
+    pipeline is quiet."""
+    sandbox.state.reset()
+    with cursor() as cur:
+        cur.execute("""SELECT string_agg(quote_ident(tablename), ', ') AS tables
+                       FROM pg_tables WHERE schemaname = 'public'
+                         AND tablename <> 'schema_migrations'""")
+        cur.execute(f"TRUNCATE {cur.fetchone()['tables']} RESTART IDENTITY CASCADE")
+    for pattern in ("probe:*", "sync:*"):
+        for key in redis_db.scan_iter(pattern, count=500):
+            redis_db.delete(key)
+
+
+def dead_letters() -> list[dict]:
+    with cursor() as cur:
+        cur.execute("SELECT * FROM dead_letters ORDER BY id")
+        return cur.fetchall()
+
+
+def worker_records(workers, message: str, **match) -> list[dict]:
+    """JSON log records with this message (and these field values) from all `workers`."""
+    return [r for w in workers for r in w.records()
+            if r.get("message") == message and all(r.get(k) == v for k, v in match.items())]
+
+
+__all__ = ["CLIENT", "REP", "Pair", "dead_letters", "link_of", "make_pair",
+           "oauth", "quiet", "reset_world", "settle", "sync_log", "worker_records"]

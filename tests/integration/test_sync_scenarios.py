@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from sync_workers.sandbox import salesforce_admin as sf
-from tests.integration.sync_support import CLIENT, link_of, make_pair, settle, sync_log
+from tests.integration.sync_support import (CLIENT, dead_letters, link_of, make_pair, settle,
+                                           sync_log)
 
 pytestmark = pytest.mark.integration
 NINE = datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)
@@ -167,3 +168,68 @@ def test_meeting_created_in_crm_gets_a_calendar_event(pair, redis_db):
     assert event["summary"] == "Demo"
     assert event["extendedProperties"]["private"]["crm_event_id"][:15] == crm_id[:15]
     assert "charles@client.example" in {a["email"] for a in event["attendees"]}
+
+
+def test_contact_deleted_in_crm_the_event_stays_and_loses_its_contact(pair, redis_db):
+    """Salesforce deletes a contact's Events with it. The calendar owns the appointment, so
+    the CRM Event is re-created (same external id, no WhoId); the CRM owns the contact, so
+    its block leaves the calendar and no contact is re-created; the guest stays invited."""
+    event = booked(pair, redis_db)
+    old = pair.crm_event_for(event["id"])
+    sf.delete_as_user(pair.state, "Contact", old["WhoId"])
+    assert pair.crm_event_for(event["id"]) is None  # the cascade took the Event too
+    link = link_of(pair, event["id"])
+    writes = len(pair.writes())
+    # deleted/ reports a deletion once its minute has closed, so the CRM poll would see it
+    # up to a minute later: trigger the link as that poll (or a webhook) will.
+    pair.trigger(link.link_id)
+
+    def recreated():
+        crm = pair.crm_event_for(event["id"])
+        return crm and crm["Id"] != old["Id"] and link_of(pair, event["id"]).crm_event_id
+    settle(redis_db, recreated, "the CRM event to be re-created")
+
+    crm = pair.crm_event_for(event["id"])
+    assert crm["WhoId"] is None and crm["Subject"] == "Intro call"
+    assert utc(crm["StartDateTime"]) == NINE and crm["Appointment_Status__c"] == "Scheduled"
+    calendar = pair.event(event["id"])
+    assert calendar["status"] == "confirmed" and "[CRM contact]" not in calendar.get(
+        "description", "")
+    assert calendar["extendedProperties"]["private"] == {"crm_event_id": crm["Id"]}
+    assert CLIENT in {a["email"] for a in calendar["attendees"]}
+    link = link_of(pair, event["id"])
+    assert (link.crm_event_id, link.crm_contact_id, link.status) == (crm["Id"], None, "active")
+    assert not [c for c in pair.contacts() if c["Email"] == CLIENT]
+    assert len(pair.writes()) == writes + 2  # one upsert in the CRM, one patch of the event
+
+    for _ in range(2):  # the echoes of both writes, and another look: nothing more to do
+        pair.poll()
+        pair.poll("crm")
+        pair.trigger(link.link_id)
+        settle(redis_db, lambda: True, "echo polls")
+    assert len(pair.writes()) == writes + 2
+    assert [e["Id"] for e in pair.crm_events()
+            if e["Calendar_Event_Id__c"] == event["id"]] == [crm["Id"]]
+
+
+def test_an_event_the_loader_rejects_is_dead_lettered_and_the_rest_synced(pair, redis_db):
+    good = pair.book(title="Good")
+    # Google stores a zero-length event; our model needs its end after its start.
+    empty = pair.book(title="Empty", minutes=0)
+    pair.poll()
+    settle(redis_db, lambda: pair.crm_event_for(good["id"]) and dead_letters(),
+           "the good event to sync and the empty one to be dead-lettered")
+
+    (letter,) = dead_letters()
+    assert letter["task_name"] == "sync.reconcile_calendar_event"
+    assert letter["kwargs"] == {"account_id": pair.calendar_account, "event_id": empty["id"]}
+    assert letter["error_type"] == "InvalidInput" and letter["status"] == "open"
+    assert f"google event {empty['id']}" in letter["error_message"]
+    assert "is not after its start" in letter["error_message"]
+    assert pair.crm_event_for(empty["id"]) is None and link_of(pair, empty["id"]) is None
+
+    # The user fixes it: the next listing carries it, and it syncs like any booking.
+    pair.edit(empty["id"], end={"dateTime": (NINE + timedelta(minutes=15)).isoformat()})
+    pair.poll()
+    settle(redis_db, lambda: pair.crm_event_for(empty["id"]), "the fixed event to sync")
+    assert utc(pair.crm_event_for(empty["id"])["EndDateTime"]) == NINE + timedelta(minutes=15)

@@ -1,0 +1,90 @@
+"""What the demo reads back from sync-workers itself: dead letters, the worker's retries,
+and whether the pipeline has gone quiet."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+REJECTED_TASK = "sync.reconcile_calendar_event"  # what a rejected calendar event replays as
+
+
+def dead_letter_for_event(calendar_account: int, event_id: str) -> dict[str, Any] | None:
+    from ..store import dead_letters
+
+    for row in dead_letters.list_letters("open", REJECTED_TASK, limit=50):
+        if row["account_id"] != calendar_account:
+            continue
+        letter = dead_letters.get(row["id"])
+        if letter and (letter.get("kwargs") or {}).get("event_id") == event_id:
+            return letter
+    return None
+
+
+def open_dead_letters(account_ids: tuple[int, ...]) -> list[dict[str, Any]]:
+    from ..store import dead_letters
+
+    return [r for r in dead_letters.list_letters("open", limit=500)
+            if r["account_id"] in account_ids]
+
+
+def dlq_list_output(task_name: str, limit: int = 1) -> str:
+    """What `sync-workers dlq list --status open --task NAME --limit N` prints (the same
+    code), indented."""
+    from ..cli import dlq_list
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        dlq_list.callback(status="open", task_name=task_name, limit=limit, as_json=False)
+    return "\n".join("     " + line for line in out.getvalue().splitlines())
+
+
+def retry_records(worker_log: Path) -> list[dict[str, Any]]:
+    """The worker's "retrying" log records (error type, attempt, countdown), oldest first."""
+    try:
+        lines = worker_log.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    records = []
+    for line in lines:
+        if '"retrying"' not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("message") == "retrying":
+            records.append(record)
+    return records
+
+
+def retries(worker_log: Path) -> Counter:
+    """Retries the worker logged, by error type."""
+    return Counter(r.get("error_type") or "?" for r in retry_records(worker_log))
+
+
+def rate_limit_waits(worker_log: Path) -> list[float]:
+    """The countdowns of the RateLimited retries logged so far, oldest first."""
+    return [float(r.get("countdown") or 0) for r in retry_records(worker_log)
+            if r.get("error_type") == "RateLimited"]
+
+
+def pipeline_quiet() -> bool:
+    """No reconcile waiting or running, nothing queued or held back for a retry."""
+    from ..celery_app import QUEUES
+    from ..config import get_settings
+    from ..reliability.locks import redis_client
+
+    state = redis_client()
+    if next(state.scan_iter("sync:pending:link:*"), None) or \
+            next(state.scan_iter("sync:lock:*"), None):
+        return False
+    broker_url = get_settings().broker_url
+    if not broker_url.startswith("redis"):
+        return True  # only Redis brokers can be looked into this cheaply
+    broker = redis_client(broker_url)
+    # Messages held for a countdown (retries) sit in kombu's "unacked" hash.
+    return all(broker.llen(q) == 0 for q in QUEUES) and broker.hlen("unacked") == 0

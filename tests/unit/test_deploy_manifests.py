@@ -8,6 +8,7 @@ from __future__ import annotations
 import configparser
 import json
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,6 +25,9 @@ K8S = DEPLOY / "k8s"
 SYSTEMD = DEPLOY / "systemd"
 
 TASK_TIME_LIMIT = load_settings({}).task_time_limit
+METRICS_PORT = load_settings({}).metrics_port
+# prometheus-client's multiprocess directory: per process group, empty at start.
+MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 SECRET_NAME = "sync-workers"
 # OAuth clients, read by sync_workers/auth/registry.py outside the Settings object.
 PROVIDER_VARS = {f"SYNC_{p}_CLIENT_{k}" for p in ("GOOGLE", "MICROSOFT", "SALESFORCE", "HUBSPOT")
@@ -175,6 +179,35 @@ def test_compose_builds_the_dockerfile_in_deploy(compose):
         build = service["build"]
         context = (DEPLOY / build["context"]).resolve()
         assert context == ROOT and (context / build["dockerfile"]).is_file(), name
+
+
+def tmpfs_mounts(service: dict) -> set[str]:
+    """Container paths of a service's tmpfs mounts (short `tmpfs:` or long volume syntax)."""
+    short = service.get("tmpfs") or []
+    short = [short] if isinstance(short, str) else short
+    long = [v["target"] for v in service.get("volumes", [])
+            if isinstance(v, dict) and v.get("type") == "tmpfs"]
+    return {entry.split(":", 1)[0] for entry in short} | set(long)
+
+
+def test_compose_receiver_adds_up_its_gunicorn_workers_on_a_tmpfs(compose):
+    receiver = compose["services"]["receiver"]
+    directory = env_of(receiver)[MULTIPROC]
+    assert directory.startswith("/") and directory in tmpfs_mounts(receiver)
+    # A directory of the receiver's own: no other process group writes to (or empties) it.
+    for name, service in app_services(compose).items():
+        if name != "receiver":
+            assert MULTIPROC not in env_of(service), name
+
+
+def test_compose_workers_serve_metrics_on_the_compose_network_only(compose):
+    for queue in QUEUES:
+        worker = compose["services"][f"worker-{queue}"]
+        port = int(env_of(worker).get("SYNC_METRICS_PORT", METRICS_PORT))
+        assert port > 0, queue
+        assert str(port) in [str(p).split("/")[0] for p in worker.get("expose", [])], queue
+        # Never published: scaled replicas would clash on the host, and it is internal.
+        assert not worker.get("ports"), queue
 
 
 def strings(node) -> list[str]:
@@ -384,6 +417,89 @@ def test_services_select_their_deployments(manifests):
             doc["spec"]["template"]["metadata"]["labels"].items()
 
 
+def pod_annotations(doc: dict) -> dict[str, str]:
+    return doc["spec"]["template"]["metadata"].get("annotations") or {}
+
+
+def mounted_volume(doc: dict, container: dict, path: str) -> dict:
+    """The pod volume that `container` mounts, writable, exactly at `path`."""
+    (mount,) = [m for m in container.get("volumeMounts", []) if m["mountPath"] == path]
+    assert not mount.get("readOnly") and not mount.get("subPath"), mount
+    volumes = {v["name"]: v for v in pod_spec(doc).get("volumes", [])}
+    return volumes[mount["name"]]
+
+
+def assert_scraped(doc: dict, container: dict, port_name: str) -> int:
+    ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+    name = doc["metadata"]["name"]
+    assert port_name in ports, name
+    annotations = pod_annotations(doc)
+    assert annotations.get("prometheus.io/scrape") == "true", name
+    assert annotations.get("prometheus.io/port") == str(ports[port_name]), name
+    assert annotations.get("prometheus.io/path") == "/metrics", name
+    return ports[port_name]
+
+
+def test_k8s_receiver_adds_up_its_gunicorn_workers_on_an_emptydir(manifests):
+    receiver = by_kind(manifests, "Deployment")["sync-workers-receiver"]
+    (container,) = pod_spec(receiver)["containers"]
+    entry = env_refs(container)[MULTIPROC]
+    assert set(entry) == {"name", "value"}  # a literal path, known before gunicorn starts
+    volume = mounted_volume(receiver, container, entry["value"])
+    assert "emptyDir" in volume  # new and empty with every pod
+    # The receiver's own: not in the ConfigMap, not in any other container.
+    assert MULTIPROC not in config_map(manifests)
+    for doc in workloads(manifests):
+        for c in all_containers(doc):
+            if c is not container:
+                assert MULTIPROC not in env_refs(c), (doc["metadata"]["name"], c["name"])
+
+
+def test_k8s_receiver_and_workers_are_scraped(manifests):
+    receiver = by_kind(manifests, "Deployment")["sync-workers-receiver"]
+    (container,) = pod_spec(receiver)["containers"]
+    assert assert_scraped(receiver, container, "http") == 8000
+    for queue in QUEUES:
+        doc = worker_deployment(manifests, queue)
+        (worker,) = pod_spec(doc)["containers"]
+        port = assert_scraped(doc, worker, "metrics")
+        configured = env_refs(worker).get("SYNC_METRICS_PORT", {"value": str(METRICS_PORT)})
+        assert int(configured["value"]) == port > 0, queue
+        # The worker's multiprocess files: its own directory on a writable emptyDir (the
+        # root filesystem is read-only), either configured or its default under /tmp.
+        directory = env_refs(worker).get(MULTIPROC, {}).get("value", "/tmp")
+        assert "emptyDir" in mounted_volume(doc, worker, directory), queue
+    # Scraped on the pods: no Service offers a worker's metrics port.
+    for service in by_kind(manifests, "Service").values():
+        assert all(p["targetPort"] != "metrics" for p in service["spec"]["ports"])
+
+
+def routes_metrics(path: str, path_type: str) -> bool:
+    if path_type == "Exact":
+        return path == "/metrics"
+    prefix = path.rstrip("/")
+    return prefix == "" or "/metrics" == prefix or "/metrics".startswith(prefix + "/")
+
+
+def test_k8s_no_ingress_routes_metrics(manifests):
+    """/metrics shares the receiver's port: an Ingress (none today) must route around it."""
+    for doc in manifests:
+        if doc["kind"] != "Ingress":
+            continue
+        for rule in doc["spec"].get("rules", []):
+            for entry in rule.get("http", {}).get("paths", []):
+                path, path_type = entry.get("path", "/"), entry.get("pathType", "Prefix")
+                assert not routes_metrics(path, path_type), (doc["metadata"]["name"], entry)
+        assert "defaultBackend" not in doc["spec"], doc["metadata"]["name"]
+
+
+def test_routes_metrics_recognises_what_would_expose_it():
+    assert routes_metrics("/", "Prefix") and routes_metrics("/metrics", "Exact")
+    assert routes_metrics("/metrics/", "Prefix") and routes_metrics("", "ImplementationSpecific")
+    assert not routes_metrics("/webhooks/", "Prefix") and not routes_metrics("/oauth", "Prefix")
+    assert not routes_metrics("/metricsx", "Prefix") and not routes_metrics("/", "Exact")
+
+
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_kustomize_builds_the_same_resources(manifests):
     out = subprocess.run(["kubectl", "kustomize", str(K8S)], capture_output=True, text=True,
@@ -401,6 +517,9 @@ UNIT_DIR = "/opt/sync-workers/venv/bin/"
 SERVICES = ["sync-workers-migrate.service", "sync-workers-receiver.service",
             "sync-workers-worker@.service", "sync-workers-beat.service",
             "sync-workers-flower.service"]
+# Per-queue drop-ins of the worker template: the metrics port of each queue's worker.
+WORKER_DROPINS = {queue: f"sync-workers-worker@{queue}.service.d/metrics.conf"
+                  for queue in QUEUES}
 
 
 def unit(name: str) -> configparser.ConfigParser:
@@ -416,12 +535,27 @@ def unit_values(name: str, key: str) -> list[str]:
             if line.startswith(f"{key}=")]
 
 
+def environment(name: str) -> dict[str, str]:
+    """The Environment= assignments of a unit file, in order (systemd's quoting rules)."""
+    env = {}
+    for value in unit_values(name, "Environment"):
+        for word in shlex.split(value):
+            key, _, val = word.partition("=")
+            env[key] = val
+    return env
+
+
 def exec_start(parsed: configparser.ConfigParser) -> list[str]:
     return parsed["Service"]["ExecStart"].replace("\\\n", " ").replace("\\", " ").split()
 
 
 def test_systemd_units_parse_with_the_expected_sections():
-    assert {p.name for p in SYSTEMD.iterdir()} == set(SERVICES) | {"sync-workers.target"}
+    dropin_dirs = {Path(path).parent.name for path in WORKER_DROPINS.values()}
+    assert {p.name for p in SYSTEMD.iterdir()} == \
+        set(SERVICES) | {"sync-workers.target"} | dropin_dirs
+    for path in WORKER_DROPINS.values():
+        assert [p.name for p in (SYSTEMD / path).parent.iterdir()] == ["metrics.conf"]
+        assert unit(path).sections() == ["Service"], path
     target = unit("sync-workers.target")
     assert target["Install"]["WantedBy"] == "multi-user.target"
     for name in SERVICES:
@@ -471,6 +605,41 @@ def test_systemd_worker_template_serves_the_instance_queue():
     assert int(service["TimeoutStopSec"]) > TASK_TIME_LIMIT
     assert "/etc/sync-workers/worker-%i.env" in \
         [v.lstrip("-") for v in unit_values("sync-workers-worker@.service", "EnvironmentFile")]
+
+
+def test_systemd_receiver_adds_up_its_gunicorn_workers_in_a_runtime_directory():
+    name = "sync-workers-receiver.service"
+    service = unit(name)["Service"]
+    directory = environment(name)[MULTIPROC]
+    # systemd makes /run/NAME (%t/NAME) at start and removes it at stop.
+    assert directory.startswith("%t/")
+    assert directory.removeprefix("%t/") in service["RuntimeDirectory"].split()
+    # ... and it is emptied before gunicorn starts all the same (its contents, not itself).
+    empties = [shlex.split(cmd) for cmd in unit_values(name, "ExecStartPre")]
+    assert any(cmd[:2] == ["/usr/bin/find", directory] and "-delete" in cmd
+               and cmd[cmd.index("-mindepth") + 1] == "1" for cmd in empties), empties
+    for other in ("sync-workers-migrate.service", "sync-workers-beat.service",
+                  "sync-workers-flower.service"):
+        assert MULTIPROC not in environment(other), other
+
+
+def test_systemd_workers_get_a_metrics_port_and_directory_per_queue():
+    name = "sync-workers-worker@.service"
+    service = unit(name)["Service"]
+    runtime = service["RuntimeDirectory"].split()
+    directory = environment(name)[MULTIPROC]
+    assert directory.startswith("%t/") and directory.removeprefix("%t/") in runtime
+    assert "%i" in directory  # one per instance, i.e. per queue
+    # Workers share the host's network: one port per queue, none of the others' ports.
+    ports = {queue: int(environment(path)["SYNC_METRICS_PORT"])
+             for queue, path in WORKER_DROPINS.items()}
+    assert len(set(ports.values())) == len(QUEUES)
+    assert all(1024 < port < 65536 for port in ports.values())
+    assert not set(ports.values()) & {8000, 5555}
+    assert ports[QUEUES[0]] == METRICS_PORT
+    # An operator's per-queue file still overrides the drop-in (EnvironmentFile wins).
+    assert "/etc/sync-workers/worker-%i.env" in \
+        [v.lstrip("-") for v in unit_values(name, "EnvironmentFile")]
 
 
 def test_systemd_beat_and_flower():
@@ -548,7 +717,8 @@ def test_dockerfile_cmd_runs_the_receiver_under_gunicorn(stages):
     assert cmd[0] == "gunicorn" and cmd[-1] == "sync_workers.receiver.wsgi:app"
     assert cmd[cmd.index("--bind") + 1] == "0.0.0.0:8000"
     assert not any(op == "ENTRYPOINT" for op, _ in stages[-1])  # commands override CMD
-    assert ("EXPOSE", "8000 5555") in stages[-1]
+    exposed = {port for op, args in stages[-1] if op == "EXPOSE" for port in args.split()}
+    assert exposed == {"8000", "5555", str(METRICS_PORT)}
 
 
 def test_dockerfile_bakes_in_no_secret(stages):
@@ -557,6 +727,8 @@ def test_dockerfile_bakes_in_no_secret(stages):
             if op in ("ENV", "ARG"):
                 names = re.findall(r"([A-Z_][A-Z0-9_]*)=", args) or [args.split("=")[0]]
                 assert not [n for n in names if is_secret(n) or n.startswith("SYNC_")], args
+                # Every role would share it: set per process group by the deploy files.
+                assert MULTIPROC not in names, args
             if op in ("COPY", "ADD"):
                 assert ".env" not in args and "deploy" not in args, args
 

@@ -39,9 +39,13 @@ flower: install
 		--basic-auth="$${FLOWER_BASIC_AUTH:?set FLOWER_BASIC_AUTH=user:password}" \
 		--port="$${FLOWER_PORT:-5555}"
 
-# Reconciles per second through real workers against the sandbox, beside a no-op task.
-bench: migrate
+# Each benchmark prints its figures beside a baseline measured in the same run: reconciles
+# through real workers vs a no-op task, the receiver vs a bare Flask endpoint, a poll cycle
+# vs reading its cursors.
+bench: services
 	@$(ENV) $(PY) bench/bench_reconcile.py $(BENCH_ARGS)
+	@$(ENV) $(PY) bench/bench_receiver.py
+	@$(ENV) $(PY) bench/bench_poll.py
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .hypothesis *.egg-info

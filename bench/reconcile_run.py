@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
+from bench.common import prepare_store
 from bench.noop_tasks import DONE_KEY
 from sync_workers.auth.accounts import activate_account
 from sync_workers.celery_app import app
@@ -31,8 +32,7 @@ from sync_workers.sandbox import google_calendar as gcal
 from sync_workers.sandbox import oauth
 from sync_workers.sandbox import salesforce_admin as sf
 from sync_workers.store import links
-from sync_workers.store.db import cursor, ensure_database
-from sync_workers.store.migrate import migrate
+from sync_workers.store.db import cursor
 
 REPO = Path(__file__).resolve().parents[1]
 REP = "rep@example.com"
@@ -46,16 +46,7 @@ MIN_BASELINE_TASKS = 500  # a no-op batch of a few hundred ms at least, for a st
 # --- services and workers ---------------------------------------------------------------------
 
 def fresh_services(sandbox) -> None:
-    """The bench's own database, migrated and emptied; its own Redis database, flushed."""
-    url = get_settings().database_url
-    ensure_database(url)
-    migrate(url)
-    with cursor() as cur:
-        cur.execute("""SELECT string_agg(quote_ident(tablename), ', ') AS tables
-                       FROM pg_tables WHERE schemaname = 'public'
-                         AND tablename <> 'schema_migrations'""")
-        cur.execute(f"TRUNCATE {cur.fetchone()['tables']} RESTART IDENTITY CASCADE")
-    redis_client().flushdb()
+    prepare_store()
     # The org's daily allowance would make the adapter pace itself: measure the sync, not that.
     sf.configure(sandbox.state, daily_api_limit=100_000_000)
 
@@ -72,14 +63,14 @@ class Workers:
     def start(self) -> Workers:
         names = [f"bench{i}-{uuid.uuid4().hex[:6]}@localhost" for i in range(self.count)]
         for name in names:
-            log = open(self.log_dir / f"{name.split('@')[0]}.log", "ab")
-            self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "sync_workers.celery_app", "worker",
-                 "-Q", QUEUES, "-c", str(self.concurrency), "--pool", "prefork", "-n", name,
-                 "-I", "bench.noop_tasks", "--without-gossip", "--without-mingle",
-                 "--loglevel", "INFO"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT))
+            with open(self.log_dir / f"{name.split('@')[0]}.log", "ab") as log:
+                self.procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "sync_workers.celery_app", "worker",
+                     "-Q", QUEUES, "-c", str(self.concurrency), "--pool", "prefork", "-n", name,
+                     "-I", "bench.noop_tasks", "--without-gossip", "--without-mingle",
+                     "--loglevel", "INFO"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT))
         for name, proc in zip(names, self.procs):
-            wait_until(lambda: proc.poll() is not None or app.control.ping(
+            wait_until(lambda name=name, proc=proc: proc.poll() is not None or app.control.ping(
                 destination=[name], timeout=0.5), f"worker {name} to answer", timeout=60)
             if proc.poll() is not None:
                 raise RuntimeError(f"worker {name} exited; see {self.log_dir}")
@@ -300,11 +291,11 @@ def run_phases(pair: Pair, workers: Workers, count: int) -> list[Figures]:
 
 def report(figures: list[Figures], links_count: int, workers: int, concurrency: int) -> str:
     base = figures[0].per_second
-    lines = [f"reconcile benchmark: {links_count} links, {workers} worker(s) x {concurrency} "
-             f"processes, sandbox in-process, {sys.platform}",
+    lines = [(f"reconcile benchmark: {links_count} links, {workers} worker(s) x "
+              f"{concurrency} processes, sandbox in-process, {sys.platform}"),
              "",
-             f"{'phase':36} {'tasks':>6} {'seconds':>8} {'tasks/s':>8} {'vs no-op':>8} "
-             f"{'writes cal/crm':>14} {'writes/task':>11} {'reads/task':>10}  outcomes"]
+             (f"{'phase':36} {'tasks':>6} {'seconds':>8} {'tasks/s':>8} {'vs no-op':>8} "
+              f"{'writes cal/crm':>14} {'writes/task':>11} {'reads/task':>10}  outcomes")]
     for f in figures:
         writes = f.writes["google"] + f.writes["salesforce"]
         per_task = f"{writes / f.tasks:.2f}" if f.tasks else "-"
@@ -318,14 +309,16 @@ def report(figures: list[Figures], links_count: int, workers: int, concurrency: 
     echoes = [f for f in figures if f.phase.strip().startswith("echo")]
     echo_writes = sum(sum(f.writes.values()) for f in echoes)
     echo_tasks = sum(f.tasks for f in echoes)
+    reschedule = _per(by_name["rescheduled in the calendar"], links_count)
+    rename = _per(by_name["contact renamed in the CRM"], links_count)
+    booking = _per(by_name["booked -> contact, CRM event, link"], links_count)
     lines += ["",
-              "writes per genuine change (one side touched): "
-              f"reschedule {_per(by_name['rescheduled in the calendar'], links_count)}, "
-              f"contact rename {_per(by_name['contact renamed in the CRM'], links_count)}",
-              f"writes per echo: {echo_writes / max(echo_tasks, 1):.2f} "
-              f"({echo_writes} writes over {echo_tasks} echo reconciles)",
-              f"writes per booking: {_per(by_name['booked -> contact, CRM event, link'], links_count)}"
-              " (contact create + CRM event upsert + calendar refs/contact block)"]
+              (f"writes per genuine change (one side touched): reschedule {reschedule}, "
+               f"contact rename {rename}"),
+              (f"writes per echo: {echo_writes / max(echo_tasks, 1):.2f} "
+               f"({echo_writes} writes over {echo_tasks} echo reconciles)"),
+              (f"writes per booking: {booking} (contact create + CRM event upsert + "
+               f"calendar refs and contact block)")]
     return "\n".join(lines)
 
 

@@ -32,10 +32,10 @@ def held_lock(name: str, ttl: float, wait: float = 0.0,
               owner: str | None = None) -> Iterator[None]:
     """Hold `name` for at most `ttl` seconds (the TTL must outlast the work it guards).
 
-    `owner` (a task id) lets a redelivered task take back the lock that its own killed
-    run left behind: the message comes back only once that run is gone (worker lost, or
-    past the visibility timeout, which outlasts the time limit), and waiting out the TTL
-    would only delay the retry, or dead-letter it.
+    `owner`: a name no other live run can have. A lock still held under it was left by a
+    run that died (a redelivered message keeps its task id, and comes back only once its
+    run is gone: worker lost, or past the visibility timeout); it is taken back at once
+    rather than waited out for its whole TTL.
     """
     lock = redis_client().lock(f"sync:lock:{name}", timeout=ttl, blocking=wait > 0,
                                blocking_timeout=wait or None)

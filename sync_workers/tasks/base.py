@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x_attempt"  # failures that spent the retry budget so far
 FIRST_FAILED_HEADER = "x_first_failed_at"
+_CARRIED_HEADERS = ("x_request_id", "x_replay_of", ATTEMPT_HEADER, FIRST_FAILED_HEADER)
 _INFRA_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError, redis.ConnectionError,
                  redis.TimeoutError)
 
@@ -91,9 +92,9 @@ class ReliableTask(Task):
         raise self.retry(exc=exc, countdown=delay, headers=headers)
 
     def _headers(self) -> dict:
+        """Our headers, carried into the retry (a retry's headers replace the message's)."""
         req = self.request
-        return {name: req.get(name) for name in
-                ("x_request_id", ATTEMPT_HEADER, FIRST_FAILED_HEADER) if req.get(name)}
+        return {name: req.get(name) for name in _CARRIED_HEADERS if req.get(name)}
 
     def _count_delivery(self) -> None:
         """Count deliveries of this run; one killed again and again must not loop forever."""
@@ -114,10 +115,6 @@ class ReliableTask(Task):
         park_task(self, exc, args, kwargs)
         metrics.count_parked(self.name)
         return None
-
-    def attempts_so_far(self) -> int:
-        """Runs of this task including the current one (for dead letters)."""
-        return (self.request.retries or 0) + 1
 
 
 def _now_iso() -> str:

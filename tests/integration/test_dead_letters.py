@@ -120,3 +120,16 @@ def test_task_killing_its_worker_again_and_again_is_dead_lettered(db, redis_db, 
     letter = _letter(result.id)
     assert "worker process lost 3 times" in letter["error_message"]
     assert redis_db.llen(key) == 3
+
+
+def test_a_replay_that_fails_again_points_at_the_letter_it_replayed(db, redis_db, session_worker):
+    result = app.send_task("probe.always_transient", kwargs={"marker": _marker()})
+    first = _letter(result.id)
+    out = CliRunner().invoke(cli, ["dlq", "replay", str(first["id"])])
+    assert out.exit_code == 0, out.output
+    replayed_task = wait_for(lambda: dead_letters.get(first["id"])["replayed_task_id"],
+                             what="the replay to be recorded")
+    second = _letter(replayed_task)
+    # Its retries carried the replay header through, so the new letter names its origin.
+    assert second["attempts"] == 3 and second["replay_of"] == first["id"]
+    assert second["request_id"] == first["request_id"]

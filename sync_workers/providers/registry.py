@@ -28,11 +28,16 @@ def provider_of(account_id: int) -> str:
 
 
 def calendar_for(account_id: int) -> CalendarProvider:
-    return _load(CALENDARS, provider_of(account_id), "calendar")(account_id)
+    return _build(_load(CALENDARS, provider_of(account_id), "calendar"), account_id)
 
 
 def crm_for(account_id: int) -> CrmProvider:
-    return _load(CRMS, provider_of(account_id), "CRM")(account_id)
+    return _build(_load(CRMS, provider_of(account_id), "CRM"), account_id)
+
+
+def _build(adapter_class, account_id: int):
+    """An adapter may keep per-account state across calls (`for_account`)."""
+    return getattr(adapter_class, "for_account", adapter_class)(account_id)
 
 
 def is_calendar(provider: str) -> bool:

@@ -47,6 +47,7 @@ STALE_DESCRIBE_CODES = frozenset({"REQUIRED_FIELD_MISSING", "INVALID_FIELD",
                                   "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"})
 
 Send = Callable[[dict[str, Any]], requests.Response]
+_SHARED_DESCRIBES: dict[int, DescribeCache] = {}  # account id -> cache, in this process
 
 
 @cache
@@ -70,6 +71,15 @@ class Salesforce:
                                  settings)
         self.describes = describe_cache or DescribeCache(self.fetch_describe,
                                                          DESCRIBE_TTL_SECONDS)
+
+    @classmethod
+    def for_account(cls, account_id: int) -> "Salesforce":
+        """The adapter the engine uses: one describe cache per account and process, so a
+        reconcile does not spend an API call of the org's daily allowance on metadata.
+        A stale cache heals itself: the errors an org change causes invalidate it."""
+        adapter = cls(account_id, describe_cache=_SHARED_DESCRIBES.get(account_id))
+        _SHARED_DESCRIBES.setdefault(account_id, adapter.describes)
+        return adapter
 
     def fetch_describe(self, sobject: str) -> dict[str, Any]:
         return self.api.call("GET", f"sobjects/{sobject}/describe").json()

@@ -169,10 +169,12 @@ _LOGGED_BODY_LIMIT = 64 * 1024
 
 
 def _reset_connection() -> None:
+    """Drop the connection without an answer. shutdown(), not close(): the server's file
+    objects keep the socket open past a close(), and the client would get a 500 instead."""
     sock: socket.socket | None = request.environ.get("werkzeug.socket")
     if sock is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()
+        sock.shutdown(socket.SHUT_RDWR)
     raise ConnectionAbortedError("sandbox fault: connection reset")
 
 

@@ -12,7 +12,6 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-
 # Two suites on one machine at once (e.g. two checkouts) can pick other names.
 TEST_DATABASE = os.environ.get("SYNC_TEST_DATABASE", "sync_workers_test")
 TEST_REDIS_DB = int(os.environ.get("SYNC_TEST_REDIS_DB", "15"))

@@ -5,7 +5,6 @@ import io
 from contextlib import contextmanager
 from typing import Iterable, Iterator
 
-
 from sync_workers.logging import configure_logging
 from sync_workers.sandbox import oauth
 from sync_workers.store.db import cursor

@@ -19,6 +19,12 @@ from tests.fixtures.accounts import connected_account
 from tests.fixtures.workers import wait_for
 
 REP = "rep@example.com"
+
+
+def utc(text: str) -> datetime:
+    """A provider's timestamp (Google's Z or offset, Salesforce's +0000) as a datetime."""
+    return datetime.fromisoformat(text.replace("+0000", "+00:00").replace("Z", "+00:00"))
+
 CLIENT = "ada@client.example"
 WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 

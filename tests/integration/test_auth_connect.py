@@ -19,10 +19,9 @@ from sync_workers.logging import configure_logging
 from sync_workers.receiver import create_app
 from sync_workers.receiver.oauth import STATE_COOKIE
 from sync_workers.store.db import cursor
-from tests.fixtures.receiver import serving
 from tests.fixtures.accounts import sandbox_settings
-from tests.integration.auth_support import (
-    PROVIDERS, assert_no_token_in, captured_logs)
+from tests.fixtures.receiver import serving
+from tests.integration.auth_support import PROVIDERS, assert_no_token_in, captured_logs
 
 pytestmark = pytest.mark.integration
 AUTHORIZE_PATHS = {"google": "/o/oauth2/v2/auth", "microsoft": "/common/oauth2/v2.0/authorize",

@@ -16,11 +16,15 @@ from sync_workers.sandbox import oauth
 from sync_workers.sandbox.core import FaultRule
 from sync_workers.store import accounts as accounts_repo
 from sync_workers.store import dead_letters
+from tests.fixtures.accounts import connected_account, sandbox_settings
 from tests.fixtures.receiver import serving
 from tests.fixtures.workers import wait_for
-from tests.fixtures.accounts import connected_account, sandbox_settings
 from tests.integration.auth_support import (
-    account_row, assert_no_token_in, captured_logs, make_due)
+    account_row,
+    assert_no_token_in,
+    captured_logs,
+    make_due,
+)
 
 pytestmark = pytest.mark.integration
 SUBJECT = "parked.user@example.com"

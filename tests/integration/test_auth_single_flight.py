@@ -14,10 +14,9 @@ import requests
 
 from sync_workers.auth import get_valid_token, invalidate
 from sync_workers.sandbox import oauth
-from tests.fixtures.workers import REPO, wait_for
 from tests.fixtures.accounts import connected_account, sandbox_settings
-from tests.integration.auth_support import (
-    account_row, assert_no_token_in, make_due)
+from tests.fixtures.workers import REPO, wait_for
+from tests.integration.auth_support import account_row, assert_no_token_in, make_due
 
 pytestmark = pytest.mark.integration
 PROCESSES, THREADS = 4, 4

@@ -10,7 +10,12 @@ from datetime import timedelta
 import pytest
 import requests
 
-from sync_workers.auth import AccountParked, authorized_request, get_valid_token, invalidate
+from sync_workers.auth import (
+    AccountParked,
+    authorized_request,
+    get_valid_token,
+    invalidate,
+)
 from sync_workers.auth.accounts import activate_account, disconnect
 from sync_workers.auth.crypto import TokenDecryptionError
 from sync_workers.auth.stored import utcnow
@@ -20,10 +25,14 @@ from sync_workers.reliability.errors import AuthExpired, AuthRevoked, Transient
 from sync_workers.sandbox import oauth
 from sync_workers.sandbox.core import FaultRule
 from sync_workers.store.db import cursor
-from tests.fixtures.http import RecordingServer
 from tests.fixtures.accounts import connected_account, sandbox_settings
+from tests.fixtures.http import RecordingServer
 from tests.integration.auth_support import (
-    PROVIDERS, account_row, captured_logs, make_due)
+    PROVIDERS,
+    account_row,
+    captured_logs,
+    make_due,
+)
 
 pytestmark = pytest.mark.integration
 TOKEN_PATHS = {"google": r"^/token$", "microsoft": r"/oauth2/v2\.0/token$",

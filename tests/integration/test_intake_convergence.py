@@ -17,14 +17,10 @@ from sync_workers.sandbox.oauth import SALESFORCE_ORG_ID
 from sync_workers.sandbox.webhooks import DeliveryFaults
 from sync_workers.store import endpoints
 from tests.fixtures.receiver import serving
-from tests.integration.sync_support import REP, make_pair, settle
+from tests.integration.sync_support import REP, make_pair, settle, utc
 
 pytestmark = pytest.mark.integration
 BASE = datetime(2027, 4, 5, 8, 0, tzinfo=timezone.utc)
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("+0000", "+00:00").replace("Z", "+00:00"))
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from sync_workers.auth.accounts import disconnect
 from sync_workers.auth.connect_sandbox import connect_without_browser
 from sync_workers.auth.links import sign_link, start_url
-from sync_workers.receiver import create_app
 from sync_workers.engine.channels import renew_expiring
+from sync_workers.receiver import create_app
 from sync_workers.sandbox import google_calendar as gcal
 from sync_workers.store import endpoints
 from tests.fixtures.accounts import sandbox_settings

@@ -34,9 +34,9 @@ bodies = st.one_of(
 
 @pytest.fixture(scope="module")
 def fuzz_target(database, tmp_path_factory):
+    from sync_workers.config import get_settings
     from sync_workers.store.db import cursor
     from tests.fixtures.intake import QUEUE_DB, _intake_on
-    from sync_workers.config import get_settings
 
     with cursor() as cur:
         cur.execute("TRUNCATE accounts RESTART IDENTITY CASCADE")

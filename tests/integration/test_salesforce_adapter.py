@@ -13,7 +13,8 @@ from sync_workers.logging import log_context
 from sync_workers.mapping import DEFAULT_PATH, parse_mapping
 from sync_workers.providers.salesforce import Salesforce
 from sync_workers.reliability.errors import Conflict, InvalidInput, RateLimited
-from sync_workers.sandbox import oauth, salesforce_admin as admin
+from sync_workers.sandbox import oauth
+from sync_workers.sandbox import salesforce_admin as admin
 from sync_workers.schemas.salesforce import STATUS_FIELD
 from sync_workers.schemas.time import to_utc
 from sync_workers.sync.models import Contact

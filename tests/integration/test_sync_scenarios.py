@@ -6,15 +6,18 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from sync_workers.sandbox import salesforce_admin as sf
-from tests.integration.sync_support import (CLIENT, dead_letters, link_of, make_pair, settle,
-                                           sync_log)
+from tests.integration.sync_support import (
+    CLIENT,
+    dead_letters,
+    link_of,
+    make_pair,
+    settle,
+    sync_log,
+    utc,
+)
 
 pytestmark = pytest.mark.integration
 NINE = datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("+0000", "+00:00").replace("Z", "+00:00"))
 
 
 @pytest.fixture

@@ -12,9 +12,17 @@ from sync_workers.celery_app import app
 from sync_workers.sandbox.core import FaultRule
 from sync_workers.store import links
 from tests.fixtures.workers import wait_for
-from tests.integration.sync_support import (CLIENT, dead_letters, link_of, make_pair, settle,
-                                            sync_log, worker_records)
-from tests.integration.test_sync_scenarios import NINE, booked, utc
+from tests.integration.sync_support import (
+    CLIENT,
+    dead_letters,
+    link_of,
+    make_pair,
+    settle,
+    sync_log,
+    utc,
+    worker_records,
+)
+from tests.integration.test_sync_scenarios import NINE, booked
 
 pytestmark = pytest.mark.integration
 UPSERT_EVENT = "/sobjects/Event/Calendar_Event_Id__c/"

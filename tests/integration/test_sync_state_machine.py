@@ -25,16 +25,28 @@ from typing import ClassVar
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, precondition,
-                                 rule, run_state_machine_as_test)
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from sync_workers.sandbox import salesforce_admin as sf
 from sync_workers.sandbox.core import FaultRule
 from sync_workers.store import links
 from sync_workers.store.db import cursor
-from tests.integration.sync_support import (Pair, dead_letters, link_of, make_pair, reset_world,
-                                            settle)
-from tests.integration.test_sync_scenarios import utc
+from tests.integration.sync_support import (
+    Pair,
+    dead_letters,
+    link_of,
+    make_pair,
+    reset_world,
+    settle,
+    utc,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,22 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sync_workers.sync import (Appointment, Attendee, Contact, ContactCard, CrmActivity,
-                               CrmSide, Link, Plan, TimeSpan, apply_calendar_patch,
-                               calendar_view, crm_view, fingerprint, replace_contact_block)
+from sync_workers.sync import (
+    Appointment,
+    Attendee,
+    Contact,
+    ContactCard,
+    CrmActivity,
+    CrmSide,
+    Link,
+    Plan,
+    TimeSpan,
+    apply_calendar_patch,
+    calendar_view,
+    crm_view,
+    fingerprint,
+    replace_contact_block,
+)
 
 T0 = datetime(2024, 5, 6, 14, 0, tzinfo=timezone.utc)
 

@@ -5,8 +5,13 @@ import pytest
 import requests
 
 from sync_workers.reliability.classify import classify_exception, classify_status
-from sync_workers.reliability.errors import (AuthExpired, Conflict, Permanent, RateLimited,
-                                             Transient)
+from sync_workers.reliability.errors import (
+    AuthExpired,
+    Conflict,
+    Permanent,
+    RateLimited,
+    Transient,
+)
 
 
 def google_error(code: int, reason: str) -> dict:

@@ -7,7 +7,11 @@ import pytest
 from sync_workers.mapping import build_payload, load_mapping, max_lengths, parse_mapping
 from sync_workers.reliability.errors import InvalidInput, Permanent
 from sync_workers.schemas import load_salesforce_event
-from sync_workers.schemas.salesforce import EXTERNAL_ID_FIELD, STATUS_FIELD, STATUS_VALUES
+from sync_workers.schemas.salesforce import (
+    EXTERNAL_ID_FIELD,
+    STATUS_FIELD,
+    STATUS_VALUES,
+)
 from sync_workers.sync import activity_view
 
 from .mapping_describes import CONTACT_DESCRIBE, described, event_describe

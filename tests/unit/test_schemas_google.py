@@ -8,10 +8,17 @@ import googleapiclient
 import pytest
 
 from sync_workers.reliability.errors import InvalidInput
-from sync_workers.schemas import (load_google_event, load_google_events_page,
-                                  load_google_push_headers)
-from sync_workers.schemas.google import (GoogleEventSchema, GoogleEventsPageSchema,
-                                         _AttendeeSchema, _EventTimeSchema)
+from sync_workers.schemas import (
+    load_google_event,
+    load_google_events_page,
+    load_google_push_headers,
+)
+from sync_workers.schemas.google import (
+    GoogleEventSchema,
+    GoogleEventsPageSchema,
+    _AttendeeSchema,
+    _EventTimeSchema,
+)
 from sync_workers.sync import Attendee, TimeSpan
 
 EVENT = {

@@ -5,9 +5,14 @@ from datetime import date, datetime, timezone
 import pytest
 
 from sync_workers.reliability.errors import InvalidInput
-from sync_workers.schemas import (ApiUsage, load_outbound_message, load_salesforce_contact,
-                                  load_salesforce_event, load_sforce_limit_info,
-                                  salesforce_id18)
+from sync_workers.schemas import (
+    ApiUsage,
+    load_outbound_message,
+    load_salesforce_contact,
+    load_salesforce_event,
+    load_sforce_limit_info,
+    salesforce_id18,
+)
 from sync_workers.sync import TimeSpan
 
 EVENT = {

@@ -4,8 +4,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync_workers.sync import (ContactCard, parse_contact_block, render_contact_block,
-                               replace_contact_block)
+from sync_workers.sync import (
+    ContactCard,
+    parse_contact_block,
+    render_contact_block,
+    replace_contact_block,
+)
 
 ADA = ContactCard("Ada Lovelace", "ada@example.com", "Analytical Engines")
 

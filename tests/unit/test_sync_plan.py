@@ -7,8 +7,16 @@ from datetime import timedelta
 
 import pytest
 
-from sync_workers.sync import (Attendee, CrmSide, Ownership, Plan, apply_calendar_patch,
-                               calendar_view, plan, replace_contact_block)
+from sync_workers.sync import (
+    Attendee,
+    CrmSide,
+    Ownership,
+    Plan,
+    apply_calendar_patch,
+    calendar_view,
+    plan,
+    replace_contact_block,
+)
 
 from .sync_builders import ADA, GRACE, T0, all_day, apply_plan, card_of, synced, timed
 

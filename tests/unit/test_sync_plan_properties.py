@@ -7,10 +7,25 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sync_workers.sync import (CANONICAL_FIELDS, CONTACT_FIELDS, EVENT_FIELDS, Appointment,
-                               Attendee, Contact, ContactCard, CrmActivity, CrmSide, Link,
-                               Ownership, calendar_view, contact_view, crm_view, normalize, plan,
-                               replace_contact_block)
+from sync_workers.sync import (
+    CANONICAL_FIELDS,
+    CONTACT_FIELDS,
+    EVENT_FIELDS,
+    Appointment,
+    Attendee,
+    Contact,
+    ContactCard,
+    CrmActivity,
+    CrmSide,
+    Link,
+    Ownership,
+    calendar_view,
+    contact_view,
+    crm_view,
+    normalize,
+    plan,
+    replace_contact_block,
+)
 
 from .sync_builders import T0, all_day, apply_plan, timed
 

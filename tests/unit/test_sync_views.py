@@ -5,8 +5,15 @@ from datetime import datetime
 
 import pytest
 
-from sync_workers.sync import (Appointment, Attendee, Contact, calendar_view, contact_view,
-                               crm_view, normalize)
+from sync_workers.sync import (
+    Appointment,
+    Attendee,
+    Contact,
+    calendar_view,
+    contact_view,
+    crm_view,
+    normalize,
+)
 
 from .sync_builders import ADA, T0, all_day, synced, timed
 

@@ -13,11 +13,15 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import (SalesforceExpiredSession, SalesforceMalformedRequest,
-                                          SalesforceMoreThanOneRecord,
-                                          SalesforceResourceNotFound)
+from simple_salesforce.exceptions import (
+    SalesforceExpiredSession,
+    SalesforceMalformedRequest,
+    SalesforceMoreThanOneRecord,
+    SalesforceResourceNotFound,
+)
 
-from sync_workers.sandbox import oauth, salesforce_admin as admin
+from sync_workers.sandbox import oauth
+from sync_workers.sandbox import salesforce_admin as admin
 
 
 class HttpsToLoopbackHttp(HTTPAdapter):

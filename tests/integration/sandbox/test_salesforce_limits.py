@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from sync_workers.sandbox import oauth, salesforce_admin as admin
+from sync_workers.sandbox import oauth
+from sync_workers.sandbox import salesforce_admin as admin
 
 
 def session_for(sandbox) -> tuple[requests.Session, str]:

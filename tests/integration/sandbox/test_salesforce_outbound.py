@@ -10,7 +10,8 @@ import requests
 from defusedxml import ElementTree
 from werkzeug.serving import make_server
 
-from sync_workers.sandbox import oauth, salesforce_admin as admin
+from sync_workers.sandbox import oauth
+from sync_workers.sandbox import salesforce_admin as admin
 from sync_workers.sandbox.webhooks import DeliveryFaults
 
 NS = {"soap": "http://schemas.xmlsoap.org/soap/envelope/",

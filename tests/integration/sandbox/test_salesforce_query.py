@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 import requests
 
-from sync_workers.sandbox import oauth, salesforce_admin as admin
+from sync_workers.sandbox import oauth
+from sync_workers.sandbox import salesforce_admin as admin
 
 
 class Api:

@@ -111,7 +111,7 @@ class Demo:
         else:
             self.narrator.done("busy", f"still after {SETTLE_TIMEOUT:.0f}s: counts may grow")
         converged = print_summary(self.narrator, results, sandbox.requests_log(), worker_log,
-                                  accounts.ids, self._where_to_look())
+                                  accounts.ids, self._where_to_look(), up.metrics_urls)
         return 0 if converged else 1
 
     def stay_up(self) -> None:

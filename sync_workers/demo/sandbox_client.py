@@ -66,6 +66,13 @@ class SandboxClient:
                           json={"sobject": sobject, "url": url,
                                 "name": f"sync-workers demo: {sobject}"})["action_id"]
 
+    def expire_google_tokens(self) -> int:
+        """Every Google access token expires now, as an hour passing would."""
+        return self._call("POST", f"{self.google}/_sandbox/oauth/expire", json={})["expired"]
+
+    def google_refreshes(self) -> int:
+        return self._call("GET", f"{self.google}/_sandbox/oauth/refresh-requests")["count"]
+
     # --- faults and logs (shared by every provider app; any origin answers) -------------
     def add_fault(self, **rule: Any) -> None:
         self._call("POST", f"{self.google}/_sandbox/faults", json=rule)

@@ -37,6 +37,7 @@ class Startup:
         default_factory=lambda: {**os.environ, "PYTHONUNBUFFERED": "1"})  # logs in real time
     flower_url: str | None = None
     flower_hint: str = ""  # how to log in to Flower, without the password
+    metrics_urls: dict[str, str] = field(default_factory=dict)  # receiver and worker /metrics
 
     def introduce(self) -> None:
         from ..config import get_settings
@@ -87,6 +88,10 @@ class Startup:
         stack.start_receiver(sup, n, self.env, port)
         n.ok(receiver + (f" (port {self.opts.receiver_port} was taken)" if moved else ""))
         n.step("worker on every queue (celery worker -E)")
+        metrics_port = ports.free_port()
+        self.env["SYNC_METRICS_PORT"] = str(metrics_port)
+        self.metrics_urls = {"receiver": f"{receiver}/metrics",
+                             "worker": f"http://127.0.0.1:{metrics_port}/metrics"}
         worker = stack.start_worker(sup, n, self.env, self.run_id)
         n.ok(worker)
         others = stack.other_workers(worker)

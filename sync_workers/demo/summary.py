@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .metrics_check import EXPECTED, missing_metrics
 from .progress import Narrator
 from .readback import open_dead_letters, retries
 from .scene import StepResult
 
 ALL_CONVERGED = "every step converged"
+ALL_METRICS = "metrics: every metric exposed"
 # Error answers a healthy run shows, and why.
 _EXPECTED = {404: "lookups by calendar event id before a create", 429: "the storm"}
 
@@ -38,10 +40,12 @@ def calls_by_provider(request_log: list[dict[str, Any]]) -> dict[str, tuple[Coun
 
 def print_summary(narrator: Narrator, results: list[StepResult],
                   request_log: list[dict[str, Any]], worker_log: Path,
-                  account_ids: tuple[int, ...], where: WhereToLook) -> bool:
-    """Print the summary; True when every step converged."""
+                  account_ids: tuple[int, ...], where: WhereToLook,
+                  metrics_urls: dict[str, str]) -> bool:
+    """Print the summary; True when every step converged and every metric is exposed."""
     narrator.heading("Summary")
     everything = _converged(narrator, results)
+    everything = _metrics(narrator, metrics_urls) and everything
     _provider_calls(narrator, calls_by_provider(request_log))
     seen = retries(worker_log)
     narrator.say(f"  retries (worker log): {sum(seen.values())}" + (
@@ -63,6 +67,18 @@ def _converged(narrator: Narrator, results: list[StepResult]) -> bool:
     for r in results:
         narrator.say(f"    {'ok    ' if r.ok else 'FAILED'}  {r.name:<16} {r.detail}")
     return everything
+
+
+def _metrics(narrator: Narrator, urls: dict[str, str]) -> bool:
+    missing = missing_metrics(urls)
+    total = sum(len(names) for names in EXPECTED.values())
+    if missing:
+        narrator.say(f"  metrics: {total - len(missing)}/{total} exposed; missing "
+                     f"{', '.join(missing)}")
+    else:
+        narrator.say(f"  {ALL_METRICS} ({total}/{total}): {urls['receiver']}, "
+                     f"{urls['worker']}")
+    return not missing
 
 
 def _provider_calls(narrator: Narrator, calls: dict[str, tuple[Counter, Counter]]) -> None:

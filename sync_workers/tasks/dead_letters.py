@@ -6,6 +6,7 @@ Postgres, so a letter is never lost between the two.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import traceback as tb
 from datetime import datetime, timezone
@@ -13,6 +14,7 @@ from typing import Any
 
 from celery import shared_task
 
+from ..logging import redact, request_id
 from ..metrics import count_dead_letter
 from ..store import dead_letters as repo
 from .base import FIRST_FAILED_HEADER
@@ -49,8 +51,6 @@ def _letter_fields(task, task_id, exception, args, kwargs, einfo) -> dict[str, A
     text = einfo.traceback if einfo is not None else "".join(
         tb.format_exception(type(exception), exception, exception.__traceback__))
     delivery = get("delivery_info") or {}
-    from ..logging import redact
-
     return {
         "task_id": task_id,
         "task_name": task.name,
@@ -107,14 +107,13 @@ def replay_letter(app, letter_id: int) -> str:
 
 def record_rejected(task_name: str, kwargs: dict[str, Any], reason: str) -> int | None:
     """A record a listing could not accept: a dead letter whose replay re-reads it alone."""
-    import hashlib
-
-    from ..logging import request_id
-
     now = datetime.now(timezone.utc)
     digest = hashlib.sha256(f"{task_name}{sorted(kwargs.items())}{reason}".encode()).hexdigest()
-    return repo.record(repo.DeadLetter(
+    letter_id = repo.record(repo.DeadLetter(
         task_id=f"rejected-{digest[:32]}", task_name=task_name, queue="reconcile", args=[],
         kwargs=kwargs, error_type="InvalidInput", error_message=reason, traceback=None,
         attempts=1, request_id=request_id(), account_id=kwargs.get("account_id"),
         first_failed_at=now, last_failed_at=now))
+    if letter_id is not None:  # the same rejection listed again is not a new dead letter
+        count_dead_letter(task_name, "InvalidInput")
+    return letter_id

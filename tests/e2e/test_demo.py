@@ -71,6 +71,9 @@ def test_the_demo_scenario_converges_end_to_end(tmp_path):
 
     assert code == 0, f"the demo exited with {code}:\n{out}"
     assert "every step converged (7/7)" in out, out
+    # The receiver's and the worker's /metrics expose every metric after the scenario.
+    assert "metrics: every metric exposed (11/11)" in out, out
+    assert "refreshed once, call repeated" in out, out
     for step in ("booking", "reschedule", "contact rename", "cancellation", "429 storm",
                  "lost webhook", "malformed event"):
         assert re.search(rf"^\s+ok\s+{step}\b", out, re.MULTILINE), f"{step}:\n{out}"

@@ -174,11 +174,11 @@ def queue_depths() -> dict[str, int] | None:
     return {queue: sum(lengths[i * step:(i + 1) * step]) for i, queue in enumerate(QUEUES)}
 
 
-def _database_figures() -> dict[str, Any]:
+def _database_figures(database_url: str | None = None) -> dict[str, Any]:
     """One short transaction; a slow database must not hold the scrape."""
     from .store.db import cursor
 
-    with cursor() as cur:
+    with cursor(database_url) as cur:
         cur.execute("SET LOCAL statement_timeout = '2s'")
         cur.execute("""SELECT (SELECT count(*) FROM dead_letters WHERE status = 'open')
                                   AS open_dead_letters,
@@ -196,6 +196,9 @@ class FleetCollector:
     """Gauges read from Redis and PostgreSQL at scrape time. An outage of either leaves its
     gauges out and sets sync_metrics_source_up{source=...} to 0; /metrics still answers."""
 
+    def __init__(self, database_url: str | None = None) -> None:
+        self.database_url = database_url  # None: the configured database
+
     def collect(self) -> Iterable[GaugeMetricFamily]:
         up = GaugeMetricFamily("sync_metrics_source_up",
                                "1 if the source of the scrape-time gauges answered.",
@@ -207,7 +210,7 @@ class FleetCollector:
             for queue, depth in depths.items():
                 gauge.add_metric([queue], depth)
             yield gauge
-        figures = self._read("postgres", _database_figures, up)
+        figures = self._read("postgres", lambda: _database_figures(self.database_url), up)
         if figures is not None:
             yield GaugeMetricFamily("sync_dead_letters_open", "Dead letters not yet replayed "
                                     "or discarded.", value=figures["open_dead_letters"])
@@ -243,7 +246,7 @@ class _DefaultRegistry:
         return REGISTRY.collect()
 
 
-def receiver_registry() -> CollectorRegistry:
+def receiver_registry(database_url: str | None = None) -> CollectorRegistry:
     """What the receiver's /metrics serves: its own counters (added up over the gunicorn
     workers when PROMETHEUS_MULTIPROC_DIR is set) and the scrape-time gauges."""
     registry = CollectorRegistry()
@@ -252,7 +255,7 @@ def receiver_registry() -> CollectorRegistry:
     else:
         registry.register(_DefaultRegistry())
         registry.register(SYNC_METRICS)
-    registry.register(FleetCollector())
+    registry.register(FleetCollector(database_url))
     return registry
 
 

@@ -1,7 +1,7 @@
 """/healthz: the process answers. /readyz: Redis, PostgreSQL and migrations are in place."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 health = Blueprint("health", __name__)
 
@@ -21,10 +21,9 @@ def readyz():
 
 
 def _check_redis() -> str:
-    from ..reliability.locks import redis_client
-
+    """The Redis this receiver dedupes and enqueues through."""
     try:
-        redis_client().ping()
+        current_app.extensions["sync_intake"].redis.ping()
         return "ok"
     except Exception as exc:  # noqa: BLE001 (report any failure as not ready)
         return f"unreachable: {type(exc).__name__}"

@@ -149,16 +149,15 @@ def test_worker_and_receiver_expose_every_metric_after_a_sync(
     assert "python_info" in fleet  # and the receiver process's own metrics
 
 
-def test_receiver_metrics_survive_a_database_outage(monkeypatch):
-    """A scrape while PostgreSQL is away still answers, with the outage in source_up."""
-    from sync_workers import metrics
+def test_receiver_metrics_survive_a_database_outage():
+    """A scrape while PostgreSQL is away (here: a server that is not there) still answers,
+    with the outage in source_up."""
+    from sync_workers.metrics import receiver_registry
 
-    def unavailable():
-        import psycopg2
-
-        raise psycopg2.OperationalError("connection refused")
-    monkeypatch.setattr(metrics, "_database_figures", unavailable)
-    with serving(create_app()) as receiver:
+    app = create_app()
+    app.extensions["sync_metrics_registry"] = receiver_registry(
+        database_url="postgresql://postgres@127.0.0.1:1/nowhere")
+    with serving(app) as receiver:
         families = scrape(f"{receiver}/metrics")
     assert {s[1]["source"]: s[2] for s in families["sync_metrics_source_up"]} == \
         {"redis": 1, "postgres": 0}

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PYTHON ?= python3
 ENV    := set -a; [ -f .run/env ] && . ./.run/env; set +a;
 
-.PHONY: install services test unit run demo flower migrate bench clean
+.PHONY: install services services-stop test unit run demo flower migrate bench clean
 
 install: $(VENV)/.installed
 
@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml setup.cfg
 
 services: install
 	@PYTHON=$(PY) deploy/local/services.sh
+
+services-stop:
+	@deploy/local/stop-services.sh
 
 migrate: services
 	@$(ENV) $(VENV)/bin/sync-workers migrate

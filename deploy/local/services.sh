@@ -26,23 +26,18 @@ if answers_pg "$DB_URL"; then
   echo "postgres: answering at ${DB_URL%%\?*}"
 else
   PGBIN=$(find_pg_bin) || { echo "PostgreSQL does not answer at $DB_URL and no server is installed: install PostgreSQL (e.g. apt-get install postgresql) or set SYNC_DATABASE_URL." >&2; exit 1; }
-  PGPORT=55432
+  PGPORT=15432  # below the ephemeral port range, so no client socket holds it
   if ! answers_pg "postgresql://postgres@127.0.0.1:$PGPORT/postgres"; then
     echo "postgres: starting a throwaway server on port $PGPORT under $RUN/pg"
-    if [ ! -d "$RUN/pg" ]; then
-      if [ "$(id -u)" = 0 ]; then
-        mkdir -p "$RUN/pg" && chown nobody "$RUN/pg" 2>/dev/null || true
-        su -s /bin/sh nobody -c "$PGBIN/initdb -D $RUN/pg -U postgres -A trust" >/dev/null 2>&1 || \
-          "$PGBIN/initdb" -D "$RUN/pg" -U postgres -A trust >/dev/null
-      else
-        "$PGBIN/initdb" -D "$RUN/pg" -U postgres -A trust >/dev/null
-      fi
-    fi
-    if [ "$(id -u)" = 0 ]; then
-      su -s /bin/sh "$(stat -c %U "$RUN/pg")" -c "$PGBIN/pg_ctl -D $RUN/pg -l $RUN/pg.log -o '-p $PGPORT -k /tmp -c listen_addresses=127.0.0.1' -w start" >/dev/null
-    else
-      "$PGBIN/pg_ctl" -D "$RUN/pg" -l "$RUN/pg.log" -o "-p $PGPORT -k /tmp -c listen_addresses=127.0.0.1" -w start >/dev/null
-    fi
+    data="$PWD/$RUN/pg"
+    mkdir -p "$data"
+    # PostgreSQL refuses to run as root: root runs it as `nobody`, which owns the folder.
+    as_owner() { if [ "$(id -u)" = 0 ]; then su -s /bin/sh nobody -c "$1"; else sh -c "$1"; fi; }
+    [ "$(id -u)" = 0 ] && chown nobody "$data" && chmod 700 "$data"
+    [ -f "$data/PG_VERSION" ] || as_owner "$PGBIN/initdb -D $data -U postgres -A trust" >/dev/null
+    as_owner "$PGBIN/pg_ctl -D $data -l $data/server.log -o '-p $PGPORT -k /tmp -c listen_addresses=127.0.0.1' -w start" >/dev/null
+  else
+    echo "postgres: the throwaway server on port $PGPORT answers"
   fi
   DB_URL="postgresql://postgres@127.0.0.1:$PGPORT/sync_workers"
   echo "export SYNC_DATABASE_URL=$DB_URL" >> "$RUN/env"
@@ -52,12 +47,14 @@ if answers_redis "$REDIS_URL"; then
   echo "redis: answering at $REDIS_URL"
 else
   command -v redis-server >/dev/null || { echo "Redis does not answer at $REDIS_URL and redis-server is not installed: install Redis (e.g. apt-get install redis-server) or set SYNC_REDIS_URL and SYNC_BROKER_URL." >&2; exit 1; }
-  RPORT=56379
+  RPORT=16379
   if ! answers_redis "redis://127.0.0.1:$RPORT/0"; then
     echo "redis: starting a throwaway server on port $RPORT under $RUN"
     redis-server --daemonize yes --bind 127.0.0.1 --port $RPORT --save "" --appendonly no \
       --dir "$PWD/$RUN" --logfile "$PWD/$RUN/redis.log" --pidfile "$PWD/$RUN/redis.pid"
     for _ in $(seq 50); do answers_redis "redis://127.0.0.1:$RPORT/0" && break; sleep 0.1; done
+  else
+    echo "redis: the throwaway server on port $RPORT answers"
   fi
   echo "export SYNC_REDIS_URL=redis://127.0.0.1:$RPORT/0" >> "$RUN/env"
   echo "export SYNC_BROKER_URL=redis://127.0.0.1:$RPORT/0" >> "$RUN/env"

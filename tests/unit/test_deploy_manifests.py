@@ -9,8 +9,6 @@ import configparser
 import json
 import re
 import shlex
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -498,16 +496,6 @@ def test_routes_metrics_recognises_what_would_expose_it():
     assert routes_metrics("/metrics/", "Prefix") and routes_metrics("", "ImplementationSpecific")
     assert not routes_metrics("/webhooks/", "Prefix") and not routes_metrics("/oauth", "Prefix")
     assert not routes_metrics("/metricsx", "Prefix") and not routes_metrics("/", "Exact")
-
-
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
-def test_kustomize_builds_the_same_resources(manifests):
-    out = subprocess.run(["kubectl", "kustomize", str(K8S)], capture_output=True, text=True,
-                         timeout=60, check=True).stdout
-    built = [d for d in yaml.safe_load_all(out) if d]
-    assert sorted((d["kind"], d["metadata"]["name"]) for d in built) == \
-        sorted((d["kind"], d["metadata"]["name"]) for d in manifests)
-    assert all(d["metadata"]["namespace"] == "sync-workers" for d in built)
 
 
 # ---------------------------------------------------------------------------------------

@@ -294,8 +294,8 @@ def poll_now(account_id: int, resource: str | None) -> None:
     reconcile per affected link for the workers (as the hourly poll does)."""
     from .engine import changes
     from .reliability.errors import SyncError
+    from .tasks.dead_letters import dead_letter_rejected_event
     from .tasks.poll import resources_of
-    from .tasks.reconcile import _dead_letter_rejected
 
     with _stores_reachable():
         resources = [resource] if resource else resources_of(_account(account_id)["provider"])
@@ -304,7 +304,7 @@ def poll_now(account_id: int, resource: str | None) -> None:
         for name in resources:
             try:
                 if name == CALENDAR_RESOURCE:
-                    summary = changes.sync_calendar(account_id, on_rejected=_dead_letter_rejected)
+                    summary = changes.sync_calendar(account_id, on_rejected=dead_letter_rejected_event)
                 else:
                     summary = changes.sync_crm(account_id)
             except SyncError as exc:

@@ -17,6 +17,11 @@ log = logging.getLogger(__name__)
 CONTACT_LOCK_WAIT = 5.0  # seconds: another booking's find-or-create takes a call or three
 
 
+def calendar_owner(account_id: int) -> str | None:
+    """The e-mail of the calendar's owner: every other attendee is a guest."""
+    return (accounts.get(account_id) or {}).get("external_account_id")
+
+
 def external_attendee(appointment: Appointment, owner_email: str | None) -> Attendee | None:
     """The first attendee who is not the calendar's owner."""
     owner = (owner_email or "").strip().lower()
@@ -28,8 +33,7 @@ def external_attendee(appointment: Appointment, owner_email: str | None) -> Atte
 
 def booking_contact(crm: CrmProvider, link: Link, appointment: Appointment,
                     settings: Settings) -> Contact | None:
-    owner = (accounts.get(link.calendar_account_id) or {}).get("external_account_id")
-    attendee = external_attendee(appointment, owner)
+    attendee = external_attendee(appointment, calendar_owner(link.calendar_account_id))
     if attendee is None:
         return None
     # Two bookings of one new guest, reconciled at once, would each find no contact and

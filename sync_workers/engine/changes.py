@@ -16,9 +16,9 @@ from ..config import get_settings
 from ..providers.base import CalendarProvider, CrmProvider, CursorExpired
 from ..providers.registry import calendar_for, crm_for
 from ..reliability.locks import held_lock
-from ..store import accounts, cursors, links
+from ..store import cursors, links
 from ..sync import Appointment, calendar_event_id_for_crm
-from .booking import external_attendee
+from .booking import calendar_owner, external_attendee
 from .dispatch import enqueue_reconcile
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,9 @@ def sync_calendar(account_id: int, *, calendar: CalendarProvider | None = None,
             changes = calendar.list_changes(None)
         summary.full_resync = changes.full and cursor is not None
         summary.listed = len(changes.appointments)
+        owner = calendar_owner(account_id)
         for appointment in changes.appointments:
-            link_id = link_for_event(account_id, crm_account_id, appointment)
+            link_id = link_for_event(account_id, crm_account_id, appointment, owner)
             if link_id is not None and enqueue_reconcile(link_id, account_id):
                 summary.queued += 1
         if changes.full:
@@ -72,15 +73,14 @@ def sync_calendar(account_id: int, *, calendar: CalendarProvider | None = None,
     return summary
 
 
-def link_for_event(account_id: int, crm_account_id: int | None,
-                   appointment: Appointment) -> int | None:
+def link_for_event(account_id: int, crm_account_id: int | None, appointment: Appointment,
+                   owner_email: str | None) -> int | None:
     """The link of this event; a new one for a booking (a live event with an external
     attendee) when the calendar is paired with a CRM."""
     link_id = links.find_by_calendar_event(account_id, appointment.event_id)
     if link_id is not None or crm_account_id is None or not appointment.is_live:
         return link_id
-    owner = (accounts.get(account_id) or {}).get("external_account_id")
-    if external_attendee(appointment, owner) is None:
+    if external_attendee(appointment, owner_email) is None:
         return None
     return links.ensure(account_id, crm_account_id, appointment.event_id, origin="calendar")
 
@@ -127,9 +127,9 @@ def queue_crm_records(crm_account_id: int, record_ids: list[str], *, crm: CrmPro
     linked = set(links.find_by_crm_records(crm_account_id, record_ids))
     for link_id in sorted(linked):
         queued += enqueue_reconcile(link_id, crm_account_id)
-    known = {link.crm_event_id for link in links.for_account(crm_account_id)}
+    known = links.linked_crm_events(crm_account_id, new_activity_ids)
     for activity_id in new_activity_ids:
-        if activity_id in known:
+        if activity_id[:15] in known:
             continue
         link_id = _link_for_crm_activity(crm_account_id, activity_id, crm)
         if link_id is not None:

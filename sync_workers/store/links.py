@@ -62,6 +62,18 @@ def find_by_crm_records(crm_account_id: int, record_ids: Iterable[str]) -> list[
         return [row["id"] for row in cur.fetchall()]
 
 
+def linked_crm_events(crm_account_id: int, event_ids: Iterable[str]) -> set[str]:
+    """Which of these CRM events have a link, as their 15-character ids."""
+    short = list({i[:15] for i in event_ids})
+    if not short:
+        return set()
+    with cursor() as cur:
+        cur.execute("""SELECT left(crm_event_id, 15) AS id FROM sync_links
+                       WHERE crm_account_id = %s AND left(crm_event_id, 15) = ANY(%s)""",
+                    (crm_account_id, short))
+        return {row["id"] for row in cur.fetchall()}
+
+
 def for_account(account_id: int) -> list[Link]:
     with cursor() as cur:
         cur.execute("""SELECT * FROM sync_links WHERE calendar_account_id = %s

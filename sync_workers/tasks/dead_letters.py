@@ -105,6 +105,14 @@ def replay_letter(app, letter_id: int) -> str:
     return result.id
 
 
+REPLAY_EVENT_TASK = "sync.reconcile_calendar_event"
+
+
+def dead_letter_rejected_event(account_id: int, event_id: str, reason: str) -> None:
+    """For change listings (`on_rejected`): the replay reads the event alone again."""
+    record_rejected(REPLAY_EVENT_TASK, {"account_id": account_id, "event_id": event_id}, reason)
+
+
 def record_rejected(task_name: str, kwargs: dict[str, Any], reason: str) -> int | None:
     """A record a listing could not accept: a dead letter whose replay re-reads it alone."""
     now = datetime.now(timezone.utc)

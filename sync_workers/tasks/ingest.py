@@ -5,11 +5,11 @@ from celery import shared_task
 
 from ..engine import changes
 from ..providers.registry import crm_for
+from ..reliability.errors import InvalidInput
 from ..schemas.events import load_raw_event
 from ..schemas.soap import MalformedMessage, parse_outbound_message
-from ..reliability.errors import InvalidInput
 from .base import ReliableTask
-from .reconcile import _dead_letter_rejected
+from .dead_letters import dead_letter_rejected_event
 
 
 @shared_task(base=ReliableTask, bind=True, name="sync.ingest_event")
@@ -18,7 +18,7 @@ def ingest_event(self, event: dict) -> int:
     if raw["provider"] == "google":
         # The notification only says "something changed": the listing says what.
         return changes.sync_calendar(raw["account_id"],
-                                     on_rejected=_dead_letter_rejected).queued
+                                     on_rejected=dead_letter_rejected_event).queued
     try:
         message = parse_outbound_message(raw["body"].encode("utf-8"))
     except MalformedMessage as exc:

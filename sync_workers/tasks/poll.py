@@ -16,7 +16,7 @@ from ..engine import changes
 from ..providers.registry import is_calendar, is_crm
 from ..store import accounts
 from .base import ReliableTask
-from .reconcile import _dead_letter_rejected
+from .dead_letters import dead_letter_rejected_event
 
 
 def resources_of(provider: str) -> list[str]:
@@ -54,7 +54,7 @@ def poll_all_accounts(self, all_now: bool = False) -> int:
 @shared_task(base=ReliableTask, bind=True, name="sync.poll_account")
 def poll_account(self, account_id: int, resource: str) -> dict:
     if resource == changes.CALENDAR_RESOURCE:
-        summary = changes.sync_calendar(account_id, on_rejected=_dead_letter_rejected)
+        summary = changes.sync_calendar(account_id, on_rejected=dead_letter_rejected_event)
     elif resource == changes.CRM_RESOURCE:
         summary = changes.sync_crm(account_id)
     else:

@@ -4,11 +4,13 @@ from __future__ import annotations
 from celery import shared_task
 
 from ..engine import changes
+from ..engine.booking import calendar_owner
 from ..engine.dispatch import enqueue_reconcile, reconcile_started
 from ..engine.reconcile import reconcile
 from ..providers.registry import calendar_for, is_calendar, provider_of
 from ..store import cursors, links
 from .base import ReliableTask
+from .dead_letters import dead_letter_rejected_event
 
 
 @shared_task(base=ReliableTask, bind=True, name="sync.reconcile_link")
@@ -23,7 +25,8 @@ def reconcile_calendar_event(self, account_id: int, event_id: str) -> str:
     appointment = calendar_for(account_id).get_event(event_id)
     if appointment is None:
         return "gone"
-    link_id = changes.link_for_event(account_id, links.crm_account_for(account_id), appointment)
+    link_id = changes.link_for_event(account_id, links.crm_account_for(account_id), appointment,
+                                     calendar_owner(account_id))
     if link_id is None:
         return "not a booking"
     return reconcile(link_id, task_id=self.request.id).result
@@ -34,15 +37,9 @@ def reconcile_account(self, account_id: int) -> int:
     """Full reconciliation (after a reconnect): a full calendar list, then every link."""
     if is_calendar(provider_of(account_id)):
         cursors.put(account_id, changes.CALENDAR_RESOURCE, None)
-        changes.sync_calendar(account_id, on_rejected=_dead_letter_rejected)
+        changes.sync_calendar(account_id, on_rejected=dead_letter_rejected_event)
     queued = 0
     for link in links.for_account(account_id):
         queued += enqueue_reconcile(link.link_id, account_id)
     return queued
 
-
-def _dead_letter_rejected(account_id: int, event_id: str, reason: str) -> None:
-    from .dead_letters import record_rejected
-
-    record_rejected("sync.reconcile_calendar_event",
-                    {"account_id": account_id, "event_id": event_id}, reason)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sync_workers.dispatch import POLL_ALL_ACCOUNTS, RENEW_PUSH_CHANNELS
+
 POLL_INTERVAL_SECONDS = 3600
 POLL_SLOT_SECONDS = 300
 POLL_SLOTS = POLL_INTERVAL_SECONDS // POLL_SLOT_SECONDS
@@ -21,12 +23,12 @@ RENEW_CHANNELS_SECONDS = 3 * 3600
 def beat_schedule(settings: Any = None) -> dict[str, dict[str, Any]]:
     return {
         "poll-accounts": {
-            "task": "sync.poll_all_accounts",
+            "task": POLL_ALL_ACCOUNTS.name,
             "schedule": float(POLL_SLOT_SECONDS),
             "options": {"expires": POLL_SLOT_SECONDS - 10},
         },
         "renew-push-channels": {
-            "task": "sync.renew_push_channels",
+            "task": RENEW_PUSH_CHANNELS.name,
             "schedule": float(RENEW_CHANNELS_SECONDS),
             "options": {"expires": RENEW_CHANNELS_SECONDS // 2},
         },

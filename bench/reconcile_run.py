@@ -22,11 +22,11 @@ from typing import Callable
 
 from bench.common import prepare_store
 from bench.noop_tasks import DONE_KEY
-from sync_workers.auth.accounts import activate_account
+from sync_workers.engine.lifecycle import activate_account
 from sync_workers.celery_app import app
 from sync_workers.config import get_settings
 from sync_workers.engine.changes import CALENDAR_RESOURCE, CRM_RESOURCE
-from sync_workers.engine.dispatch import RECONCILE_TASK
+from sync_workers.dispatch import RECONCILE_LINK
 from sync_workers.reliability.locks import redis_client
 from sync_workers.sandbox import google_calendar as gcal
 from sync_workers.sandbox import oauth
@@ -144,7 +144,7 @@ class Pair:
 
     def reconcile_every_link(self) -> None:
         for link in links.for_account(self.calendar_account):
-            app.send_task(RECONCILE_TASK, kwargs={"link_id": link.link_id},
+            app.send_task(RECONCILE_LINK.name, kwargs={"link_id": link.link_id},
                           queue="reconcile", routing_key="reconcile")
 
     def book(self, count: int) -> list[str]:

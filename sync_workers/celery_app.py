@@ -10,28 +10,16 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Exchange, Queue
 
+from beat_schedule import beat_schedule
+
+from . import signals  # noqa: F401 (wires request ids, logging and dead letters)
 from .config import Settings, get_settings
-
-QUEUES = ("events", "reconcile", "poll", "dlq")
-
-# Task name prefix -> queue. Task names are stable strings (see tasks/), not module paths,
-# so Flower shows readable names and moving code does not strand queued messages.
-ROUTES = {
-    "sync.ingest_event": {"queue": "events"},
-    "sync.reconcile_link": {"queue": "reconcile"},
-    "sync.reconcile_account": {"queue": "reconcile"},
-    "sync.reconcile_calendar_event": {"queue": "reconcile"},
-    "sync.poll_all_accounts": {"queue": "poll"},
-    "sync.poll_account": {"queue": "poll"},
-    "sync.renew_push_channels": {"queue": "poll"},
-    "sync.open_push_channel": {"queue": "poll"},
-    "sync.record_dead_letter": {"queue": "dlq"},
-}
+from .dispatch import APP_NAME, QUEUES, ROUTES, bind
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
-    app = Celery("sync_workers")
+    app = Celery(APP_NAME)
     queues = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES]
     app.conf.update(
         broker_url=settings.broker_url,
@@ -79,13 +67,10 @@ def make_celery(settings: Settings | None = None) -> Celery:
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0,
                                    "interval_step": 0.5, "interval_max": 1},
     )
-    from beat_schedule import beat_schedule  # noqa: E402 (repo-root module, see its docstring)
-
     app.conf.beat_schedule = beat_schedule(settings)
     app.autodiscover_tasks(["sync_workers"], related_name="tasks", force=True)
-    from . import signals  # noqa: F401 (wires request ids, logging and dead letters)
-
     return app
 
 
 app = make_celery()
+bind(app)  # what this process publishes through (dispatch.send)

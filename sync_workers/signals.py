@@ -8,6 +8,9 @@ from celery import signals
 
 from . import logging as sync_logging
 from .config import get_settings
+from .metrics import start_worker_server, stop_worker_metrics
+from .store.db import close_pools
+from .tasks.dead_letters import publish_dead_letter
 
 log = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "x_request_id"
@@ -49,30 +52,22 @@ def _start_metrics_server(sender=None, **_):
     # The main process, before the pool forks: the server adds up every pool process.
     port = get_settings().metrics_port
     if port:
-        from .metrics import start_worker_server
-
         start_worker_server(getattr(sender, "hostname", None) or "worker", port)
 
 
 @signals.worker_shutdown.connect
 def _stop_metrics(**_):
     if get_settings().metrics_port:
-        from .metrics import stop_worker_metrics
-
         stop_worker_metrics()
 
 
 @signals.worker_process_init.connect
 def _fresh_process(**_):
     # A forked child must not reuse the parent's sockets.
-    from .store.db import close_pools
-
     close_pools()
 
 
 @signals.task_failure.connect
 def _dead_letter(sender=None, task_id=None, exception=None, args=None, kwargs=None,
                  einfo=None, **_):
-    from .tasks.dead_letters import publish_dead_letter
-
     publish_dead_letter(sender, task_id, exception, args, kwargs, einfo)

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from ..config import Settings
-from ..providers.http import ProviderHttp
+from ..reliability.http import ProviderHttp
 from ..reliability.errors import AuthExpired
 from .stored import Token
 from .tokens import get_valid_token, invalidate

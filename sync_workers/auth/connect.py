@@ -4,7 +4,7 @@
 challenge, and remembers (state -> provider, owner, link nonce, verifier) in Redis for
 STATE_TTL, encrypted like the tokens. `finish` takes that record with GETDEL, so a state
 works once, exchanges the code with the verifier, finds whose account it is and stores
-the tokens. Redis rather than Postgres: expiry is native and GETDEL makes single use
+the tokens (what a connect means for the sync is engine/lifecycle.py). Redis rather than Postgres: expiry is native and GETDEL makes single use
 atomic without a cleanup job; losing a pending state only means clicking the link again.
 """
 from __future__ import annotations
@@ -23,8 +23,8 @@ from ..logging import register_secret
 from ..reliability.errors import SyncError, Transient
 from ..reliability.locks import redis_client
 from . import oauth_http
-from .accounts import Activation, activate_account, request_push_channel
 from .crypto import cipher_for
+from .grants import store_grant
 from .identity import external_account_id
 from .links import LinkClaims
 from .registry import registry_for
@@ -54,7 +54,8 @@ class Connected:
     provider: str
     external_account_id: str
     owner: str
-    activation: Activation
+    account_id: int
+    previous_status: str | None  # None: a new account
 
 
 def start(claims: LinkClaims, settings: Settings) -> ConnectStart:
@@ -97,12 +98,12 @@ def finish(provider: str, state: str, code: str | None, error: str | None,
         raise ConnectRejected(502, f"{provider} is unavailable, connect again: {exc.reason}")
     except SyncError as exc:
         raise ConnectRejected(400, f"authorization failed: {exc.reason}")
-    activation = activate_account(provider, external_id, record["owner"], tokens, settings)
-    request_push_channel(activation.account_id, provider)
+    stored = store_grant(provider, external_id, record["owner"], tokens, settings)
     log.info("connect finished", extra={"provider": provider, "owner": record["owner"],
-                                        "account_id": activation.account_id,
+                                        "account_id": stored.account_id,
                                         "link_nonce": record["link_nonce"]})
-    return Connected(provider, external_id, record["owner"], activation)
+    return Connected(provider, external_id, record["owner"], stored.account_id,
+                     stored.previous_status)
 
 
 def _take_state(state: str, settings: Settings) -> dict | None:

@@ -17,12 +17,12 @@ from dataclasses import replace
 from psycopg2 import errors as pg_errors
 
 from ..config import Settings
-from ..metrics import count_token_refresh
+from ..counters import count_token_refresh
 from ..reliability.errors import Transient
 from ..store import accounts as repo
 from ..store.db import cursor
 from . import oauth_http
-from .accounts import alert_reauth_required
+from .grants import alert_reauth_required
 from .crypto import cipher_for
 from .registry import ProviderConfig, registry_for
 from .stored import AccountParked, StoredGrant, Token, usable_grant

@@ -55,7 +55,7 @@ def connect(provider: str, sandbox_user: str, receiver_url: str) -> dict:
     """`sync-workers accounts connect-sandbox`: the OAuth connect flow through the running
     receiver, the sandbox approving as `sandbox_user`. Returns the callback's answer."""
     from ..auth import links
-    from ..auth.connect_sandbox import connect_without_browser
+    from ..sandbox.connect import connect_without_browser
     from ..config import get_settings
 
     link = links.sign_link(provider, DEMO_OWNER, get_settings().secret_keys[0], ttl=300)

@@ -34,7 +34,7 @@ def open_dead_letters(account_ids: tuple[int, ...]) -> list[dict[str, Any]]:
 def dlq_list_output(task_name: str, limit: int = 1) -> str:
     """What `sync-workers dlq list --status open --task NAME --limit N` prints (the same
     code), indented."""
-    from ..cli import dlq_list
+    from ..cli.main import dlq_list
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

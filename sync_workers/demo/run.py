@@ -13,7 +13,7 @@ import psycopg2
 import redis
 from kombu.exceptions import OperationalError as BrokerError
 
-from ..auth.connect_sandbox import ConnectFailed
+from ..sandbox.connect import ConnectFailed
 from . import startup
 from .guard import DemoAlreadyRunning, RunClaim
 from .progress import Narrator
@@ -127,7 +127,7 @@ class Demo:
             self.narrator.say()
 
     def _where_to_look(self) -> WhereToLook:
-        from ..cli import main
+        from ..cli.main import main
 
         status = "sync-workers status" if "status" in main.commands \
             else "sync-workers accounts list"

@@ -14,12 +14,12 @@ from typing import Callable
 
 from ..config import get_settings
 from ..providers.base import CalendarProvider, CrmProvider, CursorExpired
-from ..providers.registry import calendar_for, crm_for
 from ..reliability.locks import held_lock
 from ..store import cursors, links
 from ..sync import Appointment, calendar_event_id_for_crm
+from .adapters import calendar_of, crm_of
 from .booking import calendar_owner, external_attendee
-from .dispatch import enqueue_reconcile
+from .enqueue import enqueue_reconcile
 
 log = logging.getLogger(__name__)
 CALENDAR_RESOURCE = "calendar:events"
@@ -45,7 +45,7 @@ Reject = Callable[[int, str, str], None]  # (account id, record id, reason)
 
 def sync_calendar(account_id: int, *, calendar: CalendarProvider | None = None,
                   on_rejected: Reject | None = None) -> Summary:
-    calendar = calendar or calendar_for(account_id)
+    calendar = calendar or calendar_of(account_id)
     crm_account_id = links.crm_account_for(account_id)
     summary = Summary(account_id)
     with held_lock(f"cursor:{account_id}:{CALENDAR_RESOURCE}",
@@ -99,7 +99,7 @@ def _queue_vanished(account_id: int, listed: list[Appointment]) -> int:
 
 def sync_crm(account_id: int, *, crm: CrmProvider | None = None,
              now: datetime | None = None) -> Summary:
-    crm = crm or crm_for(account_id)
+    crm = crm or crm_of(account_id)
     summary = Summary(account_id)
     until = now or datetime.now(timezone.utc)
     with held_lock(f"cursor:{account_id}:{CRM_RESOURCE}", ttl=get_settings().task_time_limit + 30):

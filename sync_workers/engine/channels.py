@@ -8,8 +8,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from ..config import get_settings
-from ..providers.registry import calendar_for
 from ..store import endpoints
+from .adapters import calendar_of
 
 log = logging.getLogger(__name__)
 CHANNEL_TTL = timedelta(days=7)
@@ -21,7 +21,7 @@ def push_address() -> str:
 
 
 def open_channel(account_id: int, calendar_id: str = "primary") -> str:
-    calendar = calendar_for(account_id)
+    calendar = calendar_of(account_id)
     channel_id, token = uuid.uuid4().hex, endpoints.new_secret()
     info = calendar.watch(channel_id, push_address(), token, int(CHANNEL_TTL.total_seconds()))
     # Stored before the first `exists` can matter; the `sync` message needs no lookup.
@@ -33,7 +33,7 @@ def open_channel(account_id: int, calendar_id: str = "primary") -> str:
 
 
 def close_channel(channel: dict) -> None:
-    calendar_for(channel["account_id"]).stop_watch(channel["channel_id"], channel["resource_id"])
+    calendar_of(channel["account_id"]).stop_watch(channel["channel_id"], channel["resource_id"])
     endpoints.mark_channel_stopped(channel["channel_id"])
 
 

@@ -14,14 +14,14 @@ from typing import Any
 
 from ..config import Settings, get_settings
 from ..logging import bind, request_id
-from ..metrics import count_reconcile
+from ..counters import count_reconcile
 from ..providers.base import CalendarProvider, CrmProvider
-from ..providers.registry import calendar_for, crm_for
 from ..reliability.errors import Conflict, Permanent
 from ..reliability.locks import held_lock
 from ..store import links
 from ..sync import (DEFAULT_OWNERSHIP, Appointment, CrmActivity, CrmSide, Link, Plan,
                     apply_calendar_patch, calendar_view, crm_view, plan)
+from .adapters import calendar_of, crm_of
 from .booking import booking_contact
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,8 @@ def reconcile(link_id: int, *, calendar: CalendarProvider | None = None,
         link = links.get(link_id)
         if link is None:
             raise Permanent(f"link {link_id} does not exist")
-        calendar = calendar or calendar_for(link.calendar_account_id)
-        crm = crm or crm_for(link.crm_account_id)
+        calendar = calendar or calendar_of(link.calendar_account_id)
+        crm = crm or crm_of(link.crm_account_id)
         for attempt in range(1, MAX_REPLANS + 1):
             try:
                 return count_reconcile(_reconcile_once(link_id, calendar, crm, settings, task_id))

@@ -23,7 +23,7 @@ from ..schemas.google import GoogleEventsPage, load_google_event, load_google_ev
 from ..sync.models import Appointment
 from .base import CalendarChanges, ChannelInfo, CursorExpired
 from .google_calendar_format import AttendeeDetails, insert_body, patch_body
-from .http import ProviderHttp
+from ..reliability.http import ProviderHttp
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 2500  # Google's maximum: a full resync spends fewer calls of the per-user quota

@@ -1,14 +1,26 @@
-"""Which adapter serves an account: a name-keyed registry that fails loudly on unknown names."""
+"""Which adapter serves an account: a name-keyed registry that fails loudly on unknown names.
+
+It takes an account value (anything with `id` and `provider`, such as store's `Account`);
+reading the account is the caller's business, so adapters never touch the database.
+"""
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Protocol
 
 from ..reliability.errors import Permanent
-from ..store import accounts
 from .base import CalendarProvider, CrmProvider
 
 CALENDARS = {"google": "sync_workers.providers.google_calendar:GoogleCalendar"}
 CRMS = {"salesforce": "sync_workers.providers.salesforce:Salesforce"}
+
+
+class AccountRef(Protocol):
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def provider(self) -> str: ...
 
 
 def _load(table: dict[str, str], provider: str, kind: str):
@@ -20,19 +32,12 @@ def _load(table: dict[str, str], provider: str, kind: str):
     return getattr(import_module(module), name)
 
 
-def provider_of(account_id: int) -> str:
-    account = accounts.get(account_id)
-    if account is None:
-        raise Permanent(f"account {account_id} does not exist")
-    return account["provider"]
+def calendar_for(account: AccountRef) -> CalendarProvider:
+    return _build(_load(CALENDARS, account.provider, "calendar"), account.id)
 
 
-def calendar_for(account_id: int) -> CalendarProvider:
-    return _build(_load(CALENDARS, provider_of(account_id), "calendar"), account_id)
-
-
-def crm_for(account_id: int) -> CrmProvider:
-    return _build(_load(CRMS, provider_of(account_id), "CRM"), account_id)
+def crm_for(account: AccountRef) -> CrmProvider:
+    return _build(_load(CRMS, account.provider, "CRM"), account.id)
 
 
 def _build(adapter_class, account_id: int):

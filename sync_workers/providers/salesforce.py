@@ -29,7 +29,7 @@ from ..schemas.salesforce import (EXTERNAL_ID_FIELD, load_salesforce_contact,
                                   load_salesforce_event, salesforce_id18)
 from ..sync.models import Contact, CrmActivity
 from .base import CrmChanges
-from .http import ProviderHttp
+from ..reliability.http import ProviderHttp
 from .salesforce_api import PROVIDER, SalesforceApi, error_codes, error_fields
 from .salesforce_pacing import ApiPacing
 from .salesforce_query import changes_of, soql_string

@@ -18,7 +18,7 @@ import requests
 from ..auth import authorized_request
 from ..config import Settings
 from ..reliability.errors import InvalidInput, Permanent, SyncError
-from .http import ProviderHttp
+from ..reliability.http import ProviderHttp
 from .salesforce_pacing import ApiPacing
 
 PROVIDER = "salesforce"

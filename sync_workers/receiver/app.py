@@ -6,7 +6,9 @@ from typing import Any, Iterable
 
 from flask import Blueprint, Flask, g, request
 
+from .. import dispatch
 from ..config import get_settings
+from ..reliability.locks import redis_client
 from ..logging import new_request_id, reset_context, set_context
 from .errors import register_error_handlers
 from .google_push import google_push
@@ -37,10 +39,8 @@ def create_app(test_config: dict[str, Any] | None = None,
 
 
 def _default_intake() -> Intake:
-    from ..celery_app import app as celery_app
-    from ..reliability.locks import redis_client
-
-    return Intake(celery_app, redis_client())
+    # The app the process's wiring bound (receiver/wsgi.py for gunicorn).
+    return Intake(dispatch.publisher(), redis_client())
 
 
 def _install_request_ids(app: Flask) -> None:

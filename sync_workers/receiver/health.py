@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
+from ..store.migrate import pending
+
 health = Blueprint("health", __name__)
 
 
@@ -30,8 +32,6 @@ def _check_redis() -> str:
 
 
 def _check_postgres() -> str:
-    from ..store.migrate import pending
-
     try:
         missing = pending()
     except Exception as exc:  # noqa: BLE001

@@ -12,10 +12,10 @@ from typing import Any
 import redis
 from celery import Celery
 
-from ..metrics import count_event
+from .. import dispatch
+from ..counters import count_event
 
 log = logging.getLogger(__name__)
-INGEST_TASK = "sync.ingest_event"
 DEDUPE_SECONDS = 24 * 3600  # Salesforce retries Outbound Messages for up to 24 hours
 
 
@@ -42,8 +42,8 @@ class Intake:
             return False
         try:
             # kwargsrepr keeps Flower and logs readable: ids, not the raw body.
-            self.celery.send_task(INGEST_TASK, kwargs={"event": event}, queue="events",
-                                  routing_key="events", kwargsrepr=summary, retry=False)
+            dispatch.send(dispatch.INGEST_EVENT, {"event": event}, app=self.celery,
+                          kwargsrepr=summary, retry=False)
         except Exception as exc:  # noqa: BLE001 (any publish failure means: not queued)
             self._forget(key)
             raise BrokerUnavailable(f"broker unavailable: {type(exc).__name__}") from exc

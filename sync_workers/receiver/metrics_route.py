@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from ..metrics import count_event, exposition, receiver_registry, zero_event_series
+from ..counters import count_event, zero_event_series
+from ..metrics import exposition, receiver_registry
 
 metrics = Blueprint("metrics", __name__)
 # Blueprint of a webhook route -> provider label.

@@ -5,7 +5,7 @@ to the provider with state and PKCE. The state also goes into a cookie scoped to
 provider's /oauth path, and the callback wants both to match: a state is good only in the
 browser that started the flow, so nobody can get a victim to finish a flow they started
 (and attach the victim's account to their own link). Everything else is in
-auth/connect.py; these handlers only translate HTTP.
+auth/connect.py and engine/lifecycle.py; these handlers only translate HTTP.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ..auth import connect
 from ..auth.links import InvalidLink, verify_link
 from ..auth.registry import UnknownProvider, registry_for
 from ..config import Settings, get_settings
+from ..engine.lifecycle import account_connected
 from ..logging import register_secret
 from ..reliability.errors import Transient
 from .errors import error_response
@@ -68,9 +69,10 @@ def callback(provider: str):
         return error_response(exc.status, exc.reason)
     except Transient as exc:
         return error_response(503, exc.reason)
-    resp = jsonify(account_id=done.activation.account_id, provider=done.provider,
+    activation = account_connected(done.account_id, done.provider, done.previous_status)
+    resp = jsonify(account_id=activation.account_id, provider=done.provider,
                    external_account_id=done.external_account_id, owner=done.owner,
-                   status="active", previous_status=done.activation.previous_status,
-                   reconciliation_task_id=done.activation.reconciliation_task_id)
+                   status="active", previous_status=activation.previous_status,
+                   reconciliation_task_id=activation.reconciliation_task_id)
     resp.delete_cookie(STATE_COOKIE, path=f"/oauth/{provider}")
     return resp

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from ..reliability.errors import InvalidInput
 from .validation import validated
 
 
@@ -40,7 +41,5 @@ def load_raw_event(data: Any) -> dict[str, Any]:
     head = validated(_RawEvent(), data, what="raw event")
     schema = _SCHEMAS.get((head["provider"], head["kind"]))
     if schema is None:
-        from ..reliability.errors import InvalidInput
-
         raise InvalidInput(f"raw event: unknown kind {head['kind']!r} for {head['provider']}")
     return validated(schema(), data, what=f"{head['provider']} {head['kind']} event")

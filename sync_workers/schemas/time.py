@@ -18,8 +18,9 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sync_workers.reliability.errors import InvalidInput
-from sync_workers.sync.models import TimeSpan
+from ..reliability.errors import InvalidInput
+from ..sync.models import TimeSpan
+from .validation import core_values
 
 _DATE_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:?\d{2})?")
@@ -66,11 +67,11 @@ def google_span(start: Mapping[str, Any], end: Mapping[str, Any]) -> TimeSpan:
     if "date" in start and start["date"] is not None:
         if not end.get("date"):
             raise InvalidInput("end: an all-day start ({date}) needs an all-day end")
-        return TimeSpan(to_date(start["date"], field="start.date"),
+        return _span(to_date(start["date"], field="start.date"),
                         to_date(end["date"], field="end.date"), all_day=True)
     if not start.get("dateTime") or not end.get("dateTime"):
         raise InvalidInput("start/end: expected both {date} or both {dateTime}")
-    return TimeSpan(to_utc(start["dateTime"], start.get("timeZone"), field="start.dateTime"),
+    return _span(to_utc(start["dateTime"], start.get("timeZone"), field="start.dateTime"),
                     to_utc(end["dateTime"], end.get("timeZone"), field="end.dateTime"),
                     all_day=False)
 
@@ -87,11 +88,16 @@ def salesforce_span(*, all_day: bool, activity_date: str | None,
             raise InvalidInput(f"DurationInMinutes: an all-day event needs whole days "
                                f"(a positive multiple of {MINUTES_PER_DAY}), "
                                f"got {duration_minutes!r}")
-        return TimeSpan(day, day + timedelta(days=duration_minutes // MINUTES_PER_DAY),
+        return _span(day, day + timedelta(days=duration_minutes // MINUTES_PER_DAY),
                         all_day=True)
     begin = to_utc(start, field="StartDateTime")
     if end is not None:
-        return TimeSpan(begin, to_utc(end, field="EndDateTime"), all_day=False)
+        return _span(begin, to_utc(end, field="EndDateTime"), all_day=False)
     if duration_minutes is None:
         raise InvalidInput("EndDateTime: a timed event needs EndDateTime or DurationInMinutes")
-    return TimeSpan(begin, begin + timedelta(minutes=duration_minutes), all_day=False)
+    return _span(begin, begin + timedelta(minutes=duration_minutes), all_day=False)
+
+
+def _span(start: datetime | date, end: datetime | date, all_day: bool) -> TimeSpan:
+    with core_values():  # e.g. an end before its start: the event's data is wrong
+        return TimeSpan(start, end, all_day=all_day)

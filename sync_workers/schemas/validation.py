@@ -1,4 +1,5 @@
-"""Marshmallow's verdicts turned into our `InvalidInput`, with the field path in the reason."""
+"""Marshmallow's verdicts, and the core's `InvalidModel`, turned into our `InvalidInput`, with
+the field path in the reason."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -6,7 +7,8 @@ from typing import Any, Iterator
 
 from marshmallow import Schema, ValidationError
 
-from sync_workers.reliability.errors import InvalidInput
+from ..reliability.errors import InvalidInput
+from ..sync.errors import InvalidModel
 
 
 def validated(schema: Schema, data: Any, *, what: str) -> dict[str, Any]:
@@ -14,16 +16,27 @@ def validated(schema: Schema, data: Any, *, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput(f"{what}: expected an object, got {type(data).__name__}")
     try:
-        return schema.load(data)
+        with core_values():
+            return schema.load(data)
     except ValidationError as error:
         raise InvalidInput(f"{what}: {'; '.join(_flatten(error.messages))}") from None
+
+
+@contextmanager
+def core_values() -> Iterator[None]:
+    """Around building core models: a value the core refuses is InvalidInput here."""
+    try:
+        yield
+    except InvalidModel as error:
+        raise InvalidInput(error.reason) from None
 
 
 @contextmanager
 def about(what: str) -> Iterator[None]:
     """Prefix the reason of any InvalidInput raised inside with `what`."""
     try:
-        yield
+        with core_values():
+            yield
     except InvalidInput as error:
         raise InvalidInput(f"{what}: {error.reason}") from None
 

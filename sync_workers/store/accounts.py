@@ -12,6 +12,7 @@ from typing import Any
 from psycopg2.extras import Json, RealDictCursor
 
 from .db import cursor
+from .records import Account
 
 _TOKEN_COLUMNS = """a.id AS account_id, a.provider, a.external_account_id, a.owner, a.status,
                     a.last_error, t.access_token_enc, t.refresh_token_enc, t.expires_at,
@@ -68,6 +69,14 @@ def get(account_id: int) -> dict[str, Any] | None:
                        FROM accounts a LEFT JOIN oauth_tokens t ON t.account_id = a.id
                        WHERE a.id = %s""", (account_id,))
         return cur.fetchone()
+
+
+def get_account(account_id: int) -> Account | None:
+    with cursor() as cur:
+        cur.execute("""SELECT id, provider, external_account_id, owner, status, last_error,
+                              updated_at FROM accounts WHERE id = %s""", (account_id,))
+        row = cur.fetchone()
+    return Account(**row) if row else None
 
 
 def list_all(status: str | None = None, provider: str | None = None) -> list[dict[str, Any]]:

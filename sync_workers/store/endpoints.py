@@ -62,6 +62,15 @@ def active_channels(account_id: int) -> list[dict[str, Any]]:
         return cur.fetchall()
 
 
+def list_channels(account_id: int | None = None) -> list[dict[str, Any]]:
+    """Active and stopped channels by id, for operators (never their token hashes)."""
+    with cursor() as cur:
+        cur.execute("""SELECT account_id, channel_id, status, expires_at FROM push_channels
+                       WHERE %(a)s IS NULL OR account_id = %(a)s ORDER BY id""",
+                    {"a": account_id})
+        return cur.fetchall()
+
+
 def mark_channel_stopped(channel_id: str) -> None:
     with cursor() as cur:
         cur.execute("""UPDATE push_channels SET status = 'stopped', stopped_at = now()

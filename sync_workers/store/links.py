@@ -114,6 +114,36 @@ def history(link_id: int, limit: int = 20) -> list[dict[str, Any]]:
         return cur.fetchall()
 
 
+def listing(account_id: int | None = None, status: str | None = None,
+            limit: int = 100) -> list[dict[str, Any]]:
+    """Links by id with both sides' ids, for operators (`links list`)."""
+    with cursor() as cur:
+        cur.execute("""SELECT id, status, calendar_account_id, calendar_event_id,
+                              crm_account_id, crm_event_id, crm_contact_id, reconciled_at
+                       FROM sync_links
+                       WHERE (%(account)s::bigint IS NULL OR calendar_account_id = %(account)s
+                              OR crm_account_id = %(account)s)
+                         AND (%(status)s::text IS NULL OR status = %(status)s)
+                       ORDER BY id LIMIT %(limit)s""",
+                    {"account": account_id, "status": status, "limit": limit})
+        return cur.fetchall()
+
+
+def details(link_id: int, changes: int) -> dict[str, Any] | None:
+    """One link with its accounts' providers and its latest `changes` sync_log rows."""
+    with cursor() as cur:
+        cur.execute("""SELECT l.*, ca.provider AS calendar_provider,
+                              cr.provider AS crm_provider
+                       FROM sync_links l
+                       JOIN accounts ca ON ca.id = l.calendar_account_id
+                       JOIN accounts cr ON cr.id = l.crm_account_id
+                       WHERE l.id = %s""", (link_id,))
+        row = cur.fetchone()
+    if row is None:
+        return None
+    return {"link": dict(row), "changes": history(link_id, changes)}
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None

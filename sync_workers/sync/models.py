@@ -1,7 +1,7 @@
 """The records the sync reasons about, one shape per side, free of any provider's format.
 
 Every model is a frozen value. Constructors check what the rest of the core relies on
-(aware UTC times, known status values) and raise `InvalidInput`, so bad provider data
+(aware UTC times, known status values) and raise `InvalidModel`, so bad provider data
 dead-letters with a reason instead of producing a wrong plan.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from types import MappingProxyType
 from typing import Literal, Mapping
 
-from sync_workers.reliability.errors import InvalidInput
+from .errors import InvalidModel
 
 CalendarStatus = Literal["confirmed", "tentative", "cancelled"]
 ActivityStatus = Literal["scheduled", "canceled"]
@@ -24,7 +24,7 @@ LINK_STATUSES: frozenset[str] = frozenset({"active", "canceled", "deleted"})
 
 def _check_status(kind: str, value: str, allowed: frozenset[str]) -> None:
     if value not in allowed:
-        raise InvalidInput(f"{kind} status {value!r} is not one of {sorted(allowed)}")
+        raise InvalidModel(f"{kind} status {value!r} is not one of {sorted(allowed)}")
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -47,19 +47,19 @@ class TimeSpan:
     def __post_init__(self) -> None:
         if self.all_day:
             if isinstance(self.start, datetime) or isinstance(self.end, datetime):
-                raise InvalidInput("an all-day span takes dates, not datetimes")
+                raise InvalidModel("an all-day span takes dates, not datetimes")
         else:
             object.__setattr__(self, "start", _utc_seconds(self.start, "start"))
             object.__setattr__(self, "end", _utc_seconds(self.end, "end"))
         if self.end <= self.start:
-            raise InvalidInput(f"span end {self.end} is not after its start {self.start}")
+            raise InvalidModel(f"span end {self.end} is not after its start {self.start}")
 
 
 def _utc_seconds(value: datetime | date, name: str) -> datetime:
     if not isinstance(value, datetime):
-        raise InvalidInput(f"a timed span takes datetimes; {name} is {value!r}")
+        raise InvalidModel(f"a timed span takes datetimes; {name} is {value!r}")
     if value.utcoffset() is None:
-        raise InvalidInput(f"span {name} {value.isoformat()} has no time zone")
+        raise InvalidModel(f"span {name} {value.isoformat()} has no time zone")
     return value.astimezone(timezone.utc).replace(microsecond=0)
 
 
@@ -88,7 +88,7 @@ class Appointment:
     def __post_init__(self) -> None:
         _check_status("calendar event", self.status, CALENDAR_STATUSES)
         if self.span is None and self.status != "cancelled":
-            raise InvalidInput(f"calendar event {self.event_id} has no start/end")
+            raise InvalidModel(f"calendar event {self.event_id} has no start/end")
         object.__setattr__(self, "attendees", tuple(self.attendees))
         object.__setattr__(self, "crm_refs", _frozen(self.crm_refs))
 

@@ -6,7 +6,7 @@ A task body raises our errors (reliability.errors). This class decides:
   the retry budget (they are the provider pacing us, not the call failing);
 - a wait longer than the policy's cap, exhausted retries, Permanent, InvalidInput, or an
   unexpected exception -> the task fails, and the task_failure hook dead-letters it;
-- AuthRevoked -> the account is parked (see auth/), the task ends without a dead letter.
+- AuthRevoked -> the account is parked (parking.py), the task ends without a dead letter.
 A message whose pool process was killed is re-delivered (reject_on_worker_lost); after
 `max_deliveries` such deliveries of one run it is dead-lettered instead of looping.
 """
@@ -20,11 +20,14 @@ import psycopg2
 import redis
 from celery import Task
 
-from .. import metrics
+from .. import counters
 from ..config import get_settings
-from ..reliability.errors import AuthRevoked, Permanent, RateLimited, SyncError, Transient
+from ..reliability.errors import (AuthRevoked, InvalidInput, Permanent, RateLimited, SyncError,
+                                  Transient)
 from ..reliability.locks import LockBusy, redis_client
 from ..reliability.retry import RetryPolicy, TooLongWait
+from ..sync.errors import InvalidModel
+from .parking import park_task
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ class ReliableTask(Task):
             return self.run(*args, **kwargs)
         except AuthRevoked as exc:
             return self.on_parked(exc, args, kwargs)
+        except InvalidModel as exc:  # the core refused a value: as any invalid input
+            raise InvalidInput(exc.reason) from exc
         except SyncError as exc:
             if not exc.retryable:
                 raise
@@ -88,7 +93,9 @@ class ReliableTask(Task):
                         FIRST_FAILED_HEADER: headers.get(FIRST_FAILED_HEADER) or _now_iso()})
         log.info("retrying", extra={"error_type": type(exc).__name__, "reason": exc.reason,
                                     "attempt": attempt, "countdown": round(delay, 3)})
-        metrics.count_retry(self.name, exc, delay)
+        counters.count_retry(self.name, type(exc).__name__, delay,
+                             rate_limited_by=(exc.provider or "unknown")
+                             if isinstance(exc, RateLimited) else None)
         raise self.retry(exc=exc, countdown=delay, headers=headers)
 
     def _headers(self) -> dict:
@@ -109,11 +116,9 @@ class ReliableTask(Task):
             raise Permanent(f"worker process lost {count - 1} times while running this task")
 
     def on_parked(self, exc: AuthRevoked, args, kwargs):
-        """The account needs re-authorisation; the auth package records the parked work."""
-        from ..auth.parking import park_task  # noqa: PLC0415 (auth builds on this module)
-
+        """The account needs re-authorisation: the work is recorded as parked."""
         park_task(self, exc, args, kwargs)
-        metrics.count_parked(self.name)
+        counters.count_parked(self.name)
         return None
 
 

@@ -14,13 +14,14 @@ from typing import Any
 
 from celery import shared_task
 
+from .. import dispatch
+from ..counters import count_dead_letter
 from ..logging import redact, request_id
-from ..metrics import count_dead_letter
 from ..store import dead_letters as repo
 from .base import FIRST_FAILED_HEADER
 
 log = logging.getLogger(__name__)
-RECORD_TASK = "sync.record_dead_letter"
+RECORD_TASK = dispatch.RECORD_DEAD_LETTER.name
 
 
 def publish_dead_letter(task, task_id, exception, args, kwargs, einfo) -> None:
@@ -29,9 +30,8 @@ def publish_dead_letter(task, task_id, exception, args, kwargs, einfo) -> None:
         return  # its own failure must not loop; the message stays for redelivery
     letter = _letter_fields(task, task_id, exception, args, kwargs, einfo)
     try:
-        task.app.send_task(RECORD_TASK, kwargs={"letter": letter}, queue="dlq",
-                           routing_key="dlq", retry=True,
-                           retry_policy={"max_retries": 2, "interval_start": 0.2})
+        dispatch.send(dispatch.RECORD_DEAD_LETTER, {"letter": letter}, app=task.app, retry=True,
+                      retry_policy={"max_retries": 2, "interval_start": 0.2})
     except Exception as exc:  # noqa: BLE001 (any broker failure: fall back to Postgres)
         log.warning("dlq publish failed, recording directly",
                     extra={"error_type": type(exc).__name__})
@@ -91,21 +91,21 @@ def record_dead_letter(self, letter: dict[str, Any]) -> int | None:
         raise self.retry(exc=exc, countdown=min(60, 2 ** min(self.request.retries, 6)))
 
 
-def replay_letter(app, letter_id: int) -> str:
+def replay_letter(letter_id: int, app=None) -> str:
     """Re-publish a dead task through its own routing; the record notes the new task id."""
     letter = repo.get(letter_id)
     if letter is None:
         raise LookupError(f"dead letter {letter_id} does not exist")
     if letter["status"] != "open":
         raise ValueError(f"dead letter {letter_id} is {letter['status']}, not open")
-    result = app.send_task(letter["task_name"], args=letter["args"], kwargs=letter["kwargs"],
+    result = dispatch.send(letter["task_name"], letter["kwargs"], app=app, args=letter["args"],
                            headers={"x_replay_of": letter_id,
                                     "x_request_id": letter["request_id"]})
     repo.mark_replayed(letter_id, result.id)
     return result.id
 
 
-REPLAY_EVENT_TASK = "sync.reconcile_calendar_event"
+REPLAY_EVENT_TASK = dispatch.RECONCILE_CALENDAR_EVENT.name
 
 
 def dead_letter_rejected_event(account_id: int, event_id: str, reason: str) -> None:
@@ -118,7 +118,8 @@ def record_rejected(task_name: str, kwargs: dict[str, Any], reason: str) -> int 
     now = datetime.now(timezone.utc)
     digest = hashlib.sha256(f"{task_name}{sorted(kwargs.items())}{reason}".encode()).hexdigest()
     letter_id = repo.record(repo.DeadLetter(
-        task_id=f"rejected-{digest[:32]}", task_name=task_name, queue="reconcile", args=[],
+        task_id=f"rejected-{digest[:32]}", task_name=task_name,
+        queue=dispatch.ROUTES[task_name]["queue"], args=[],
         kwargs=kwargs, error_type="InvalidInput", error_message=reason, traceback=None,
         attempts=1, request_id=request_id(), account_id=kwargs.get("account_id"),
         first_failed_at=now, last_failed_at=now))

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from .. import dispatch
 from ..engine import changes
-from ..providers.registry import crm_for
+from ..engine.adapters import crm_of
 from ..reliability.errors import InvalidInput
 from ..schemas.events import load_raw_event
 from ..schemas.soap import MalformedMessage, parse_outbound_message
@@ -12,7 +13,7 @@ from .base import ReliableTask
 from .dead_letters import dead_letter_rejected_event
 
 
-@shared_task(base=ReliableTask, bind=True, name="sync.ingest_event")
+@shared_task(base=ReliableTask, bind=True, name=dispatch.INGEST_EVENT.name)
 def ingest_event(self, event: dict) -> int:
     raw = load_raw_event(event)
     if raw["provider"] == "google":
@@ -25,5 +26,5 @@ def ingest_event(self, event: dict) -> int:
         raise InvalidInput(f"salesforce outbound message: {exc}") from None
     ids = [n.record_id for n in message.notifications]
     new_events = [n.record_id for n in message.notifications if n.object_type == "Event"]
-    return changes.queue_crm_records(raw["account_id"], ids, crm=crm_for(raw["account_id"]),
+    return changes.queue_crm_records(raw["account_id"], ids, crm=crm_of(raw["account_id"]),
                                      new_activity_ids=new_events)

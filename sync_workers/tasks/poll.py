@@ -12,10 +12,12 @@ from celery import shared_task
 
 from beat_schedule import POLL_SLOT_SECONDS, POLL_SLOTS
 
+from .. import dispatch
 from ..engine import changes
 from ..providers.registry import is_calendar, is_crm
 from ..store import accounts
 from .base import ReliableTask
+from ..reliability.errors import InvalidInput
 from .dead_letters import dead_letter_rejected_event
 
 
@@ -36,7 +38,7 @@ def current_slot(now: datetime | None = None) -> int:
     return int(now.timestamp() // POLL_SLOT_SECONDS) % POLL_SLOTS
 
 
-@shared_task(base=ReliableTask, bind=True, name="sync.poll_all_accounts")
+@shared_task(base=ReliableTask, bind=True, name=dispatch.POLL_ALL_ACCOUNTS.name)
 def poll_all_accounts(self, all_now: bool = False) -> int:
     """Fan out one poll_account per due account and resource (all of them if `all_now`)."""
     slot = current_slot()
@@ -45,21 +47,19 @@ def poll_all_accounts(self, all_now: bool = False) -> int:
         if not all_now and slot_of(account["id"]) != slot:
             continue
         for resource in resources_of(account["provider"]):
-            poll_account.apply_async(kwargs={"account_id": account["id"], "resource": resource},
-                                     expires=POLL_SLOT_SECONDS)
+            dispatch.send(dispatch.POLL_ACCOUNT, {"account_id": account["id"], "resource": resource},
+                          expires=POLL_SLOT_SECONDS)
             sent += 1
     return sent
 
 
-@shared_task(base=ReliableTask, bind=True, name="sync.poll_account")
+@shared_task(base=ReliableTask, bind=True, name=dispatch.POLL_ACCOUNT.name)
 def poll_account(self, account_id: int, resource: str) -> dict:
     if resource == changes.CALENDAR_RESOURCE:
         summary = changes.sync_calendar(account_id, on_rejected=dead_letter_rejected_event)
     elif resource == changes.CRM_RESOURCE:
         summary = changes.sync_crm(account_id)
     else:
-        from ..reliability.errors import InvalidInput
-
         raise InvalidInput(f"unknown poll resource {resource!r}")
     return {"listed": summary.listed, "queued": summary.queued,
             "full_resync": summary.full_resync}

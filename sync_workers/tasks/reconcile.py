@@ -3,26 +3,27 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from ..engine import changes
+from .. import dispatch
+from ..engine import adapters, changes
 from ..engine.booking import calendar_owner
-from ..engine.dispatch import enqueue_reconcile, reconcile_started
+from ..engine.enqueue import enqueue_reconcile, reconcile_started
 from ..engine.reconcile import reconcile
-from ..providers.registry import calendar_for, is_calendar, provider_of
+from ..providers.registry import is_calendar
 from ..store import cursors, links
 from .base import ReliableTask
 from .dead_letters import dead_letter_rejected_event
 
 
-@shared_task(base=ReliableTask, bind=True, name="sync.reconcile_link")
+@shared_task(base=ReliableTask, bind=True, name=dispatch.RECONCILE_LINK.name)
 def reconcile_link(self, link_id: int, account_id: int | None = None) -> str:
     reconcile_started(link_id)  # a change after this point queues another run
     return reconcile(link_id, task_id=self.request.id).result
 
 
-@shared_task(base=ReliableTask, bind=True, name="sync.reconcile_calendar_event")
+@shared_task(base=ReliableTask, bind=True, name=dispatch.RECONCILE_CALENDAR_EVENT.name)
 def reconcile_calendar_event(self, account_id: int, event_id: str) -> str:
     """Replay target for an event a listing rejected: read it alone, link it, reconcile."""
-    appointment = calendar_for(account_id).get_event(event_id)
+    appointment = adapters.calendar_of(account_id).get_event(event_id)
     if appointment is None:
         return "gone"
     link_id = changes.link_for_event(account_id, links.crm_account_for(account_id), appointment,
@@ -32,10 +33,10 @@ def reconcile_calendar_event(self, account_id: int, event_id: str) -> str:
     return reconcile(link_id, task_id=self.request.id).result
 
 
-@shared_task(base=ReliableTask, bind=True, name="sync.reconcile_account")
+@shared_task(base=ReliableTask, bind=True, name=dispatch.RECONCILE_ACCOUNT.name)
 def reconcile_account(self, account_id: int) -> int:
     """Full reconciliation (after a reconnect): a full calendar list, then every link."""
-    if is_calendar(provider_of(account_id)):
+    if is_calendar(adapters.account(account_id).provider):
         cursors.put(account_id, changes.CALENDAR_RESOURCE, None)
         changes.sync_calendar(account_id, on_rejected=dead_letter_rejected_event)
     queued = 0

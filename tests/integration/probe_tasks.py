@@ -13,7 +13,7 @@ import time
 from celery import shared_task
 
 from sync_workers.logging import register_secret
-from sync_workers.providers.http import ProviderHttp
+from sync_workers.reliability.http import ProviderHttp
 from sync_workers.reliability.errors import Permanent, Transient
 from sync_workers.reliability.locks import redis_client
 from sync_workers.tasks.base import ReliableTask
@@ -128,10 +128,10 @@ def reconcile_dying_after_crm_write(self, link_id: int, marker: str):
     """reconcile(link_id) with the real adapters; its first run dies between the CRM write
     and the link update, and the message comes back (reject_on_worker_lost)."""
     from sync_workers.engine.reconcile import reconcile
-    from sync_workers.providers.registry import crm_for
+    from sync_workers.engine.adapters import crm_of
     from sync_workers.store import links
 
     _count(marker)
-    crm = _DiesAfterFirstUpsert(crm_for(links.get(link_id).crm_account_id), marker)
+    crm = _DiesAfterFirstUpsert(crm_of(links.get(link_id).crm_account_id), marker)
     outcome = reconcile(link_id, crm=crm, task_id=self.request.id)
     redis_client().set(f"probe:done:{marker}", outcome.result)

@@ -9,7 +9,8 @@ from typing import Any
 
 from sync_workers.celery_app import app
 from sync_workers.engine.changes import CALENDAR_RESOURCE, CRM_RESOURCE
-from sync_workers.engine.dispatch import RECONCILE_TASK, enqueue_reconcile
+from sync_workers.dispatch import RECONCILE_LINK
+from sync_workers.engine.enqueue import enqueue_reconcile
 from sync_workers.sandbox import google_calendar as gcal
 from sync_workers.sandbox import oauth
 from sync_workers.sandbox import salesforce_admin as sf
@@ -75,7 +76,7 @@ class Pair:
 
     def reconcile_now(self, link_id: int) -> str:
         """Publish a reconcile of `link_id` directly, past the per-link dedupe."""
-        return app.send_task(RECONCILE_TASK, kwargs={"link_id": link_id},
+        return app.send_task(RECONCILE_LINK.name, kwargs={"link_id": link_id},
                              queue="reconcile", routing_key="reconcile").id
 
     # --- the CRM ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import requests
 from click.testing import CliRunner
 
 from sync_workers.auth import get_valid_token
-from sync_workers.auth.connect_sandbox import connect_without_browser
+from sync_workers.sandbox.connect import connect_without_browser
 from sync_workers.auth.links import sign_link, start_url, verify_link
 from sync_workers.cli import main as cli
 from sync_workers.config import get_settings

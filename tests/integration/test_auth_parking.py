@@ -8,7 +8,7 @@ import pytest
 from celery import signals
 
 from sync_workers.auth import get_valid_token
-from sync_workers.auth.connect_sandbox import connect_without_browser
+from sync_workers.sandbox.connect import connect_without_browser
 from sync_workers.auth.links import sign_link, start_url
 from sync_workers.celery_app import app as celery_app
 from sync_workers.receiver import create_app

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from sync_workers.auth.accounts import disconnect
-from sync_workers.auth.connect_sandbox import connect_without_browser
+from sync_workers.engine.disconnect import disconnect
+from sync_workers.sandbox.connect import connect_without_browser
 from sync_workers.auth.links import sign_link, start_url
 from sync_workers.engine.channels import renew_expiring
 from sync_workers.receiver import create_app

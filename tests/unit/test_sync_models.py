@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sync_workers.reliability.errors import InvalidInput
+from sync_workers.sync.errors import InvalidModel
 from sync_workers.sync import Appointment, CrmActivity, Link, TimeSpan
 
 UTC = timezone.utc
@@ -23,7 +23,7 @@ NOON = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
     (date(2024, 5, 6), date(2024, 5, 7), False, "takes datetimes"),
 ])
 def test_time_span_rejects(start, end, all_day, reason):
-    with pytest.raises(InvalidInput, match=reason):
+    with pytest.raises(InvalidModel, match=reason):
         TimeSpan(start, end, all_day)
 
 
@@ -46,7 +46,7 @@ def test_all_day_span_keeps_dates_with_exclusive_end():
     (lambda: Link(1, 1, 1, "e", status="paused"), "link status"),
 ])
 def test_models_reject_unknown_states(build, reason):
-    with pytest.raises(InvalidInput, match=reason):
+    with pytest.raises(InvalidModel, match=reason):
         build()
 
 

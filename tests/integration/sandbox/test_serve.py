@@ -9,7 +9,7 @@ import sys
 import requests
 from click.testing import CliRunner
 
-from sync_workers.sandbox.commands import provider_ports, sandbox
+from sync_workers.cli.sandbox import provider_ports, sandbox
 
 
 def test_serve_help_documents_every_option():
@@ -34,7 +34,7 @@ def test_ports_are_consecutive_from_the_base_and_overridable():
 
 def test_serve_prints_urls_and_exports_and_stops_on_ctrl_c():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sync_workers.sandbox.commands", "serve", "--port-base", "0",
+        [sys.executable, "-m", "sync_workers.cli.sandbox", "serve", "--port-base", "0",
          "--salesforce-rotate-refresh-tokens"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -5,7 +5,14 @@ import json
 
 import click
 
-from . import links
+from ..auth import links
+from ..auth.crypto import TokenDecryptionError
+from ..auth.tokens import rotate_encryption
+from ..config import get_settings
+from ..engine.disconnect import disconnect as run_disconnect
+from ..reliability.errors import SyncError
+from ..sandbox.connect import ConnectFailed, connect_without_browser
+from ..store import accounts as repo
 
 PROVIDERS = ("google", "microsoft", "salesforce", "hubspot")
 
@@ -23,8 +30,6 @@ def accounts() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_accounts(status, provider, as_json) -> None:
     """List accounts (never their tokens)."""
-    from ..store import accounts as repo
-
     rows = repo.list_all(status, provider)
     if as_json:
         for row in rows:
@@ -45,8 +50,6 @@ def list_accounts(status, provider, as_json) -> None:
 @click.argument("account_id", type=int)
 def show(account_id) -> None:
     """Show one account: status, token expiry and version, parked tasks (no tokens)."""
-    from ..store import accounts as repo
-
     row = repo.get(account_id)
     if row is None:
         raise click.ClickException(f"account {account_id} does not exist")
@@ -60,12 +63,8 @@ def show(account_id) -> None:
 def disconnect(account_id, no_revoke) -> None:
     """Revoke the grant at the provider where it can, then disable the account and delete
     its tokens. If the provider cannot be reached, nothing changes: try again later."""
-    from ..reliability.errors import SyncError
-    from .accounts import disconnect as run
-    from .crypto import TokenDecryptionError
-
     try:
-        outcome = run(account_id, revoke_at_provider=not no_revoke)
+        outcome = run_disconnect(account_id, revoke_at_provider=not no_revoke)
     except (SyncError, TokenDecryptionError) as exc:
         raise click.ClickException(f"account {account_id} unchanged: {exc}") from None
     click.echo(f"account {account_id} disabled ({outcome})")
@@ -78,8 +77,6 @@ def disconnect(account_id, no_revoke) -> None:
               help="Seconds until the link expires.")
 def connect_link(provider, owner, ttl) -> None:
     """Print a signed, expiring link that starts connecting PROVIDER for OWNER."""
-    from ..config import get_settings
-
     settings = get_settings()
     link = links.sign_link(provider, owner, settings.secret_keys[0], ttl)
     click.echo(links.start_url(settings.public_url, provider, link))
@@ -93,9 +90,6 @@ def connect_link(provider, owner, ttl) -> None:
 def connect_sandbox(provider, owner, user, receiver) -> None:
     """Connect an account against the sandbox without a browser: the sandbox approves at
     once, and this command follows the redirects through the receiver's callback."""
-    from ..config import get_settings
-    from .connect_sandbox import ConnectFailed, connect_without_browser
-
     settings = get_settings()
     if settings.environment == "production":
         raise click.ClickException("connect-sandbox is for the sandbox, not production")
@@ -113,9 +107,6 @@ def connect_sandbox(provider, owner, user, receiver) -> None:
 def rotate_keys() -> None:
     """Re-encrypt every stored token with the first SYNC_SECRET_KEY. Put the new key
     first (SYNC_SECRET_KEY=new,old), run this, then the old key can be removed."""
-    from .crypto import TokenDecryptionError
-    from .tokens import rotate_encryption
-
     try:
         done = rotate_encryption()
     except TokenDecryptionError as exc:
@@ -129,8 +120,6 @@ def rotate_keys() -> None:
               show_default=True)
 def parked(account_id, status) -> None:
     """List tasks parked because their account needs re-authorisation."""
-    from ..store import accounts as repo
-
     rows = repo.parked_tasks(account_id, status)
     if not rows:
         click.echo(f"no {status} tasks")

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import click
 
+from ..config import get_settings
+from ..engine.channels import open_channel, renew_expiring
+from ..store import endpoints
+
 
 @click.group()
 def webhooks() -> None:
@@ -19,9 +23,6 @@ def salesforce_endpoint(account_id: int, org_id: str) -> None:
     Prints the URL once: paste it into the Outbound Message's Endpoint URL in Salesforce
     Setup. Only a hash of the secret is stored; a lost URL means creating a new endpoint.
     """
-    from .config import get_settings
-    from .store import endpoints
-
     secret = endpoints.new_secret()
     endpoint_id = endpoints.add_webhook_endpoint(account_id, "salesforce", secret, org_id)
     click.echo(f"{get_settings().public_url}/webhooks/salesforce/{endpoint_id}/{secret}")
@@ -31,16 +32,12 @@ def salesforce_endpoint(account_id: int, org_id: str) -> None:
 @click.argument("account_id", type=int)
 def google_channel(account_id: int) -> None:
     """Open a Google Calendar push channel for ACCOUNT_ID now (normally done on connect)."""
-    from .engine.channels import open_channel
-
     click.echo(f"channel {open_channel(account_id)} opened")
 
 
 @webhooks.command("renew")
 def renew() -> None:
     """Replace push channels that expire within a day (Beat does this every few hours)."""
-    from .engine.channels import renew_expiring
-
     click.echo(f"renewed {renew_expiring()} channel(s)")
 
 
@@ -48,13 +45,7 @@ def renew() -> None:
 @click.option("--account", "account_id", type=int, default=None, help="Only this account.")
 def list_channels(account_id: int | None) -> None:
     """List push channels (active and stopped); tokens are never shown."""
-    from .store.db import cursor
-
-    with cursor() as cur:
-        cur.execute("""SELECT account_id, channel_id, status, expires_at FROM push_channels
-                       WHERE %(a)s IS NULL OR account_id = %(a)s ORDER BY id""",
-                    {"a": account_id})
-        rows = cur.fetchall()
+    rows = endpoints.list_channels(account_id)
     if not rows:
         click.echo("no push channels")
     for row in rows:

@@ -6,9 +6,9 @@ of triggers before it collapses into one.
 """
 from __future__ import annotations
 
+from .. import dispatch
 from ..reliability.locks import redis_client
 
-RECONCILE_TASK = "sync.reconcile_link"
 PENDING_SECONDS = 600  # a lost mark only delays dedupe; it never blocks a later change
 
 
@@ -18,14 +18,11 @@ def _mark(link_id: int) -> str:
 
 def enqueue_reconcile(link_id: int, account_id: int | None = None) -> bool:
     """Queue a reconcile of `link_id` unless one is already waiting. True when queued."""
-    from ..celery_app import app
-
     client = redis_client()
     if not client.set(_mark(link_id), "1", nx=True, ex=PENDING_SECONDS):
         return False
     try:
-        app.send_task(RECONCILE_TASK, kwargs={"link_id": link_id, "account_id": account_id},
-                      queue="reconcile", routing_key="reconcile")
+        dispatch.send(dispatch.RECONCILE_LINK, {"link_id": link_id, "account_id": account_id})
     except Exception:
         client.delete(_mark(link_id))
         raise

@@ -1,6 +1,6 @@
 """The HTTP edge every adapter uses: timeouts, X-Request-ID, errors turned into ours.
 
-Adapters call `ProviderHttp.request(...)` and get a successful `requests.Response` or one of
+Adapters and the OAuth token calls use `ProviderHttp.request(...)` and get a successful `requests.Response` or one of
 our error types; nothing above this layer looks at a status code.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 import requests
 
 from ..logging import new_request_id, redact, request_id
-from ..metrics import count_provider_call
-from ..reliability.classify import classify_exception, classify_response
+from ..counters import count_provider_call
+from .classify import classify_exception, classify_response
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read

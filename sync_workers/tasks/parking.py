@@ -2,17 +2,18 @@
 
 ReliableTask calls `park_task` on AuthRevoked: the task ends (no retry, no dead letter) and
 is recorded in `parked_tasks`. When the account is connected again, a full reconciliation
-supersedes the parked rows (auth/accounts.py).
+supersedes the parked rows (engine/lifecycle.py).
 """
 from __future__ import annotations
 
 import logging
 
+from ..auth import AccountParked
+from ..auth.grants import alert_reauth_required
+from ..engine.lifecycle import schedule_reconciliation
 from ..reliability.errors import AuthRevoked
 from ..store import accounts as repo
 from ..store.db import cursor
-from .accounts import alert_reauth_required, schedule_reconciliation
-from .stored import AccountParked
 
 log = logging.getLogger(__name__)
 

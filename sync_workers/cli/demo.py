@@ -1,4 +1,4 @@
-"""`sync-workers demo`: the CLI entry; run.py does the work."""
+"""`sync-workers demo`: the CLI entry; demo/run.py does the work."""
 from __future__ import annotations
 
 import sys
@@ -40,7 +40,8 @@ def demo(keep_running: bool, no_flower: bool, port_base: int, receiver_port: int
     (the database is created and migrated if needed). Ctrl-C or SIGTERM stops everything
     the demo started. Exit code 0 when every step converged, 1 otherwise.
     """
-    from .run import Options, run  # here: the rest of the CLI need not import the demo
+    # Here: the other commands need not load the demo.
+    from ..demo.run import Options, run  # noqa: PLC0415
 
     sys.exit(run(Options(keep_running=keep_running, flower=not no_flower,
                          port_base=port_base, receiver_port=receiver_port,

@@ -1,7 +1,7 @@
 """`sandbox` CLI group: run the provider emulators for the demo or for manual testing.
 
-The main CLI adds this group (`from sync_workers.sandbox.commands import sandbox`); it also
-runs on its own: `python -m sync_workers.sandbox.commands serve --help`.
+The main CLI adds this group; it also runs on its own:
+`python -m sync_workers.cli.sandbox serve --help`.
 """
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import threading
 
 import click
 
-from .server import PROVIDERS, Sandbox
-from .webhooks import DeliveryFaults
+from ..sandbox import oauth
+from ..sandbox.server import PROVIDERS, Sandbox
+from ..sandbox.webhooks import DeliveryFaults
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT_BASE = 8901  # google 8901, salesforce 8902, microsoft 8903, hubspot 8904
@@ -96,8 +97,6 @@ def serve(host: str, port_base: int, google_port: int | None, salesforce_port: i
 def _configure_oauth(state, redirect_uris: tuple[str, ...], rotate: bool,
                      session_timeout: int) -> None:
     # As defaults, so that they survive a /_sandbox/reset from the demo or a test.
-    from . import oauth
-
     for provider in PROVIDERS:
         if redirect_uris:
             oauth.set_default_client_settings(state, provider, redirect_uris=list(redirect_uris))
@@ -106,12 +105,10 @@ def _configure_oauth(state, redirect_uris: tuple[str, ...], rotate: bool,
 
 
 def _print_banner(running: Sandbox) -> None:
-    from .oauth import DEFAULT_CLIENTS
-
     for provider in PROVIDERS:
         click.echo(f"{provider:<11} {running.origin(provider)}")
     click.echo("")
-    for provider, (client_id, secret) in DEFAULT_CLIENTS.items():
+    for provider, (client_id, secret) in oauth.DEFAULT_CLIENTS.items():
         click.echo(f"# {provider} OAuth client: id={client_id} secret={secret}")
     for line in export_lines(running.env()):
         click.echo(line)

@@ -1,4 +1,5 @@
-"""`sync-workers`: the operator's command line. Every command has --help."""
+"""`sync-workers`: the root group, migrations, settings and dead letters. Every command has
+--help; the other groups live beside this module, one file each."""
 from __future__ import annotations
 
 import json
@@ -6,30 +7,32 @@ import sys
 
 import click
 
-from .config import ConfigError
+from ..config import ConfigError, describe, get_settings
+from ..logging import configure_logging
+from ..store import dead_letters
+from ..store.db import ensure_database
+from ..store.migrate import migrate as run_migrations
+from ..tasks.dead_letters import replay_letter
+from . import accounts, demo, ops, sandbox, webhooks
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Operate sync-workers: status, links, reconcile or poll now, dead letters, accounts,
     migrations, the sandbox."""
-    from .config import get_settings
-    from .logging import configure_logging
-
     try:
         settings = get_settings()
     except ConfigError as exc:
         raise click.ClickException(f"configuration: {exc}") from None
     configure_logging(settings.log_level, fmt=settings.log_format)
+    # Here, not at the top: the Celery app is made from the settings just checked, so a bad
+    # setting is one clear line instead of a traceback at import.
+    from .. import celery_app  # noqa: F401, PLC0415 (binds the publisher every command uses)
 
 
 @main.command()
 def migrate() -> None:
     """Create the database if needed and apply pending SQL migrations (safe to repeat)."""
-    from .config import get_settings
-    from .store.db import ensure_database
-    from .store.migrate import migrate as run_migrations
-
     url = get_settings().database_url
     if ensure_database(url):
         click.echo("created database")
@@ -40,8 +43,6 @@ def migrate() -> None:
 @main.command("config")
 def show_config() -> None:
     """Print every SYNC_* variable with its default."""
-    from .config import describe
-
     for name, default in describe():
         click.echo(f"{name}={default}")
 
@@ -59,8 +60,6 @@ def dlq() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def dlq_list(status, task_name, limit, as_json) -> None:
     """List dead letters, newest first."""
-    from .store import dead_letters
-
     rows = dead_letters.list_letters(status, task_name, limit)
     if as_json:
         for row in rows:
@@ -79,8 +78,6 @@ def dlq_list(status, task_name, limit, as_json) -> None:
 @click.argument("letter_id", type=int)
 def dlq_show(letter_id) -> None:
     """Show one dead letter with payload and traceback."""
-    from .store import dead_letters
-
     row = dead_letters.get(letter_id)
     if row is None:
         raise click.ClickException(f"dead letter {letter_id} does not exist")
@@ -91,13 +88,10 @@ def dlq_show(letter_id) -> None:
 @click.argument("letter_ids", type=int, nargs=-1, required=True)
 def dlq_replay(letter_ids) -> None:
     """Re-publish dead tasks through their own queues; the records note the new task ids."""
-    from .celery_app import app
-    from .tasks.dead_letters import replay_letter
-
     failed = False
     for letter_id in letter_ids:
         try:
-            click.echo(f"{letter_id}: replayed as task {replay_letter(app, letter_id)}")
+            click.echo(f"{letter_id}: replayed as task {replay_letter(letter_id)}")
         except (LookupError, ValueError) as exc:
             failed = True
             click.echo(f"{letter_id}: {exc}", err=True)
@@ -109,8 +103,6 @@ def dlq_replay(letter_ids) -> None:
 @click.option("--reason", required=True, help="Why these letters need no replay (kept).")
 def dlq_discard(letter_ids, reason) -> None:
     """Mark dead letters as discarded, keeping the reason. Nothing is deleted."""
-    from .store import dead_letters
-
     failed = False
     for letter_id in letter_ids:
         if dead_letters.discard(letter_id, reason):
@@ -121,21 +113,6 @@ def dlq_discard(letter_ids, reason) -> None:
     sys.exit(1 if failed else 0)
 
 
-def _register_groups() -> None:
-    """Command groups that live beside the code they operate."""
-    from .auth.commands import accounts
-    from .demo.command import demo
-    from .sandbox.commands import sandbox
-    from .webhook_commands import webhooks
-
-    main.add_command(accounts)
-    main.add_command(sandbox)
-    main.add_command(webhooks)
-    main.add_command(demo)
-    from .ops_commands import OPERATOR_COMMANDS  # status, links, reconcile, poll, pair
-
-    for command in OPERATOR_COMMANDS:
-        main.add_command(command)
-
-
-_register_groups()
+for command in (accounts.accounts, sandbox.sandbox, webhooks.webhooks, demo.demo,
+                *ops.OPERATOR_COMMANDS):
+    main.add_command(command)

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PYTHON ?= python3
 ENV    := set -a; [ -f .run/env ] && . ./.run/env; set +a;
 
-.PHONY: install services services-stop test unit run demo flower migrate bench clean
+.PHONY: install services services-stop test unit imports run demo flower migrate bench clean
 
 install: $(VENV)/.installed
 
@@ -24,8 +24,12 @@ services-stop:
 migrate: services
 	@$(ENV) $(VENV)/bin/sync-workers migrate
 
-test: services
+test: imports services
 	@$(ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The layers (contracts in pyproject.toml, see docs/architecture.md).
+imports: install
+	$(VENV)/bin/lint-imports
 
 unit: install
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)

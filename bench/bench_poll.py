@@ -30,8 +30,8 @@ def main() -> None:
     use_bench_environment(**sandbox.env())
     prepare_store()
 
-    from sync_workers.engine.lifecycle import activate_account
     from sync_workers.engine.changes import CALENDAR_RESOURCE, sync_calendar
+    from sync_workers.engine.lifecycle import activate_account
     from sync_workers.sandbox import google_calendar as gcal
     from sync_workers.sandbox import oauth
     from sync_workers.store import cursors

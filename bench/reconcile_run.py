@@ -22,11 +22,11 @@ from typing import Callable
 
 from bench.common import prepare_store
 from bench.noop_tasks import DONE_KEY
-from sync_workers.engine.lifecycle import activate_account
 from sync_workers.celery_app import app
 from sync_workers.config import get_settings
-from sync_workers.engine.changes import CALENDAR_RESOURCE, CRM_RESOURCE
 from sync_workers.dispatch import RECONCILE_LINK
+from sync_workers.engine.changes import CALENDAR_RESOURCE, CRM_RESOURCE
+from sync_workers.engine.lifecycle import activate_account
 from sync_workers.reliability.locks import redis_client
 from sync_workers.sandbox import google_calendar as gcal
 from sync_workers.sandbox import oauth

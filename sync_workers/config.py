@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
 
@@ -79,6 +80,19 @@ def _text(name: str, raw: str) -> str:
 # Local default for development and tests only; `sync-workers` refuses it in production.
 DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
 
+# provider -> (client id, client secret) of the sandbox's default OAuth client (the sandbox
+# registers these, sandbox/oauth_providers.py). Outside production a provider whose client
+# is not set gets this one, so the demo and the tests need no credentials; in production an
+# unset client stays empty and the provider registry refuses it.
+SANDBOX_CLIENTS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "google": ("sandbox-client.apps.googleusercontent.com", "GOCSPX-sandbox-google-secret"),
+    "microsoft": ("00000000-0000-4000-8000-5a9db0c11e47", "sandbox~microsoft~secret"),
+    "salesforce": ("3MVG9sandbox.salesforce.consumer.key", "SANDBOXSALESFORCECONSUMERSECRET"),
+    "hubspot": ("0d5b5e4e-5a9d-4b0c-8e47-000000000001", "sandbox-hubspot-client-secret"),
+})
+_CLIENT_FIELDS = tuple(f"{provider}_client_{part}"
+                       for provider in SANDBOX_CLIENTS for part in ("id", "secret"))
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -111,7 +125,8 @@ class Settings:
     on_calendar_delete: str
     create_missing_contacts: bool
     microsoft_tenant: str
-    # OAuth clients: empty outside production means "the sandbox's default client".
+    # OAuth clients: unset outside production, the sandbox's (SANDBOX_CLIENTS); unset in
+    # production, empty (the provider registry then refuses to start).
     google_client_id: str
     google_client_secret: str
     microsoft_client_id: str
@@ -157,9 +172,7 @@ _SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "on_calendar_delete": ("cancel", _choice("cancel", "delete")),
     "create_missing_contacts": ("true", _bool),
     "microsoft_tenant": ("common", _text),
-    **{f"{provider}_client_{part}": ("", _text)
-       for provider in ("google", "microsoft", "salesforce", "hubspot")
-       for part in ("id", "secret")},
+    **{name: ("", _text) for name in _CLIENT_FIELDS},
     # The worker's Prometheus endpoint (main process); 0 turns it off. One port per worker
     # on a host: a second worker that cannot bind it runs on without metrics.
     "metrics_port": ("9808", _int(0, 65535)),
@@ -180,9 +193,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         default, parse = _SPEC[f.name]
         name = env_name(f.name)
         values[f.name] = parse(name, env.get(name, default))
+    if values["environment"] != "production":
+        _sandbox_clients_stand_in(values)
     settings = Settings(**values)
     _check_consistency(settings)
     return settings
+
+
+def _sandbox_clients_stand_in(values: dict[str, Any]) -> None:
+    """A provider whose client id and secret are not both set gets the sandbox's client."""
+    for provider, client in SANDBOX_CLIENTS.items():
+        names = (f"{provider}_client_id", f"{provider}_client_secret")
+        if not all(values[name] for name in names):
+            values.update(zip(names, client))
 
 
 def _check_consistency(s: Settings) -> None:
@@ -202,8 +225,16 @@ def get_settings() -> Settings:
 
 def describe() -> list[tuple[str, str]]:
     """(variable, default) pairs, for the README and `sync-workers config`."""
-    return [(env_name(name), "(dev key)" if name == "secret_keys" else default)
+    return [(env_name(name), _shown_default(name, default))
             for name, (default, _) in _SPEC.items()]
+
+
+def _shown_default(name: str, default: str) -> str:
+    if name == "secret_keys":
+        return "(dev key)"
+    if name in _CLIENT_FIELDS:
+        return "(the sandbox's client outside production)"
+    return default
 
 
 def client_credentials(settings: Settings, provider: str) -> tuple[str, str]:

@@ -11,8 +11,8 @@ from typing import Any
 import requests
 
 from ..config import Settings
-from ..reliability.http import ProviderHttp
 from ..reliability.errors import AuthExpired
+from ..reliability.http import ProviderHttp
 from .stored import Token
 from .tokens import get_valid_token, invalidate
 

@@ -4,8 +4,9 @@
 challenge, and remembers (state -> provider, owner, link nonce, verifier) in Redis for
 STATE_TTL, encrypted like the tokens. `finish` takes that record with GETDEL, so a state
 works once, exchanges the code with the verifier, finds whose account it is and stores
-the tokens (what a connect means for the sync is engine/lifecycle.py). Redis rather than Postgres: expiry is native and GETDEL makes single use
-atomic without a cleanup job; losing a pending state only means clicking the link again.
+the tokens (what a connect means for the sync is engine/lifecycle.py). Redis rather than
+Postgres: expiry is native and GETDEL makes single use atomic without a cleanup job;
+losing a pending state only means clicking the link again.
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from ..config import Settings, get_settings
 from ..logging import register_secret
 from ..reliability.errors import Permanent
 from ..store import accounts as repo
-from ..store.db import cursor
+from ..store.db import transaction
 from . import oauth_http
 from .crypto import cipher_for
 from .registry import ProviderConfig, registry_for
@@ -38,11 +38,11 @@ def store_grant(provider: str, external_account_id: str, owner: str,
     config = registry_for(settings).get(provider)
     cipher = cipher_for(settings.secret_keys)
     fields = grant_fields(config, token_response)
-    with cursor() as cur:
-        account_id, before = repo.activate(cur, provider, external_account_id, owner)
-        repo.save_tokens(cur, account_id, cipher.encrypt(fields.access_token),
+    with transaction() as tx:
+        account_id, before = repo.activate(provider, external_account_id, owner, tx=tx)
+        repo.save_tokens(account_id, cipher.encrypt(fields.access_token),
                          cipher.encrypt(fields.refresh_token) if fields.refresh_token else None,
-                         fields.expires_at, fields.extras)
+                         fields.expires_at, fields.extras, tx=tx)
     log.info("account connected",
              extra={"account_id": account_id, "provider": provider, "previous_status": before})
     return StoredAccount(account_id, before)
@@ -59,25 +59,24 @@ def end_grant(account_id: int, settings: Settings | None = None,
     """Revoke the grant where the provider can, then disable the account and drop its
     tokens. A failed revocation raises and changes nothing. Returns what happened there."""
     settings = settings or get_settings()
-    with cursor() as cur:
-        row = repo.read_token(cur, account_id)
+    row = repo.read_token(account_id)
     if row is None:
         raise AccountNotFound(f"account {account_id} does not exist")
-    config = registry_for(settings).get(row["provider"])
+    config = registry_for(settings).get(row.provider)
     outcome = "skipped"
-    if row["access_token_enc"] is None:
+    if row.access_token_enc is None:
         outcome = "no tokens stored"
     elif revoke_at_provider and config.revoke_url is None:
         outcome = f"{config.name} has no revocation endpoint: remove the app's access there"
     elif revoke_at_provider:
         # A refresh token takes the whole grant down; an access token alone may not.
         token = cipher_for(settings.secret_keys).decrypt(
-            row["refresh_token_enc"] or row["access_token_enc"])
+            row.refresh_token_enc or row.access_token_enc)
         register_secret(token)
         outcome = _revoke(config, token)
-    with cursor() as cur:
-        repo.set_status(cur, account_id, "disabled", "disconnected by an operator")
-        repo.delete_tokens(cur, account_id)
+    with transaction() as tx:
+        repo.set_status(account_id, "disabled", "disconnected by an operator", tx=tx)
+        repo.delete_tokens(account_id, tx=tx)
     log.info("account disconnected", extra={"account_id": account_id,
                                             "provider": config.name, "revocation": outcome})
     return outcome

@@ -16,9 +16,9 @@ from oauthlib.oauth2 import OAuth2Error
 from requests_oauthlib import OAuth2Session
 
 from ..logging import new_request_id, register_secret, request_id
-from ..reliability.http import DEFAULT_TIMEOUT, ProviderHttp
 from ..reliability.classify import classify_exception, classify_status
 from ..reliability.errors import Permanent, SyncError
+from ..reliability.http import DEFAULT_TIMEOUT, ProviderHttp
 from .registry import ProviderConfig
 
 log = logging.getLogger(__name__)

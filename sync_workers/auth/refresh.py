@@ -20,10 +20,10 @@ from ..config import Settings
 from ..counters import count_token_refresh
 from ..reliability.errors import Transient
 from ..store import accounts as repo
-from ..store.db import cursor
+from ..store.db import transaction
 from . import oauth_http
-from .grants import alert_reauth_required
 from .crypto import cipher_for
+from .grants import alert_reauth_required
 from .registry import ProviderConfig, registry_for
 from .stored import AccountParked, StoredGrant, Token, usable_grant
 
@@ -39,10 +39,9 @@ def refresh_if_due(account_id: int, settings: Settings) -> Token:
     registry = registry_for(settings)
     revoked: oauth_http.GrantRejected | None = None
     parked_now: str | None = None
-    with cursor() as cur:
-        cur.execute("SET LOCAL lock_timeout = %s", (LOCK_WAIT,))
+    with transaction(lock_timeout=LOCK_WAIT) as tx:
         try:
-            row = repo.read_token(cur, account_id, lock=True)
+            row = repo.read_token(account_id, lock=True, tx=tx)
         except pg_errors.LockNotAvailable:
             raise Transient(f"account {account_id}: another process is still refreshing "
                             f"its token") from None
@@ -55,17 +54,17 @@ def refresh_if_due(account_id: int, settings: Settings) -> Token:
         except oauth_http.GrantRejected as exc:
             count_token_refresh(config.name, "revoked")
             revoked = exc
-            parked_now = repo.mark_reauth_required(cur, account_id, exc.reason)
+            parked_now = repo.mark_reauth_required(account_id, exc.reason, tx=tx)
         except Transient:  # RateLimited too: the provider is away, the grant is fine
             count_token_refresh(config.name, "transient")
             raise
         else:
             count_token_refresh(config.name, "ok")
             # Same transaction as the new access token: a rotated refresh token is never lost.
-            refresh_enc = row["refresh_token_enc"] if fresh.refresh_token == grant.refresh_token \
+            refresh_enc = row.refresh_token_enc if fresh.refresh_token == grant.refresh_token \
                 else cipher.encrypt(fresh.refresh_token)
-            version = repo.store_refreshed(cur, account_id, cipher.encrypt(fresh.access_token),
-                                           refresh_enc, fresh.expires_at, fresh.extras)
+            version = repo.store_refreshed(account_id, cipher.encrypt(fresh.access_token),
+                                           refresh_enc, fresh.expires_at, fresh.extras, tx=tx)
             return replace(fresh, version=version).token(config)
     # Committed: the account is parked for every other caller before anyone hears of it.
     if parked_now:

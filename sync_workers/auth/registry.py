@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 from ..config import ConfigError, Settings, client_credentials
 from ..logging import register_secret
-from ..sandbox import oauth_providers as sandbox_clients
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -141,17 +140,14 @@ def _providers(s: Settings) -> dict[str, ProviderConfig]:
 def _client(provider: str, s: Settings) -> tuple[str, str]:
     """The OAuth client of `provider`: SYNC_<PROVIDER>_CLIENT_ID / _CLIENT_SECRET.
 
-    Outside production the sandbox's default client stands in, so the demo and the tests
-    need no credentials.
+    Outside production the settings hold the sandbox's default client when none is set
+    (config.SANDBOX_CLIENTS), so the demo and the tests need no credentials.
     """
     prefix = f"SYNC_{provider.upper()}_CLIENT"
     client_id, secret = client_credentials(s, provider)
     if client_id and secret:
         return client_id, secret
-    if s.environment == "production":
-        raise ConfigError(f"{prefix}_ID and {prefix}_SECRET: set the {provider} OAuth client")
-    profile = sandbox_clients.PROFILES[provider]
-    return profile.default_client_id, profile.default_client_secret
+    raise ConfigError(f"{prefix}_ID and {prefix}_SECRET: set the {provider} OAuth client")
 
 
 def _check_transport(provider: str, url: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from ..logging import register_secret
 from ..reliability.errors import AuthRevoked, Permanent
+from ..store.records import TokenRow
 from .crypto import TokenCipher
 from .registry import ProviderConfig
 
@@ -102,23 +103,22 @@ def grant_fields(config: ProviderConfig, response: Mapping[str, Any]) -> GrantFi
                        extras)
 
 
-def usable_grant(row: Mapping[str, Any] | None, account_id: int,
-                 cipher: TokenCipher) -> StoredGrant:
+def usable_grant(row: TokenRow | None, account_id: int, cipher: TokenCipher) -> StoredGrant:
     """The decrypted grant of an active account; AccountParked for any other status."""
     if row is None:
         raise AccountNotFound(f"account {account_id} does not exist")
-    if row["status"] != "active":
-        raise AccountParked(f"account {account_id} is {row['status']}: "
-                            f"{row['last_error'] or 'reconnect it to resume'}",
-                            account_id=account_id, provider=row["provider"])
-    if row["access_token_enc"] is None:
-        raise Permanent(f"account {account_id} has no stored tokens", provider=row["provider"])
-    access = cipher.decrypt(row["access_token_enc"])
-    refresh = cipher.decrypt(row["refresh_token_enc"]) if row["refresh_token_enc"] else None
+    if row.status != "active":
+        raise AccountParked(f"account {account_id} is {row.status}: "
+                            f"{row.last_error or 'reconnect it to resume'}",
+                            account_id=account_id, provider=row.provider)
+    if row.access_token_enc is None:
+        raise Permanent(f"account {account_id} has no stored tokens", provider=row.provider)
+    access = cipher.decrypt(row.access_token_enc)
+    refresh = cipher.decrypt(row.refresh_token_enc) if row.refresh_token_enc else None
     register_secret(access)
     register_secret(refresh)
-    return StoredGrant(account_id, row["provider"], access, refresh, row["expires_at"],
-                       dict(row["extras"] or {}), row["version"])
+    return StoredGrant(account_id, row.provider, access, refresh, row.expires_at,
+                       dict(row.extras or {}), row.version)
 
 
 def utcnow() -> datetime:

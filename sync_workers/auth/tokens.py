@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..config import Settings, get_settings
 from ..store import accounts as repo
-from ..store.db import cursor
+from ..store.db import transaction
 from .crypto import cipher_for
 from .refresh import refresh_if_due
 from .registry import registry_for
@@ -22,9 +22,7 @@ def get_valid_token(account_id: int, settings: Settings | None = None) -> Token:
     Transient when the provider cannot refresh right now, AccountNotFound.
     """
     settings = settings or get_settings()
-    with cursor() as cur:
-        row = repo.read_token(cur, account_id)
-    grant = usable_grant(row, account_id, cipher_for(settings.secret_keys))
+    grant = usable_grant(repo.read_token(account_id), account_id, cipher_for(settings.secret_keys))
     if not grant.needs_refresh():
         return grant.token(registry_for(settings).get(grant.provider))
     return refresh_if_due(account_id, settings)
@@ -38,12 +36,12 @@ def invalidate(token: Token, settings: Settings | None = None) -> bool:
     """
     settings = settings or get_settings()
     cipher = cipher_for(settings.secret_keys)
-    with cursor() as cur:
-        row = repo.read_token(cur, token.account_id, lock=True)
-        if row is None or row["access_token_enc"] is None \
-                or cipher.decrypt(row["access_token_enc"]) != token.access_token:
+    with transaction() as tx:
+        row = repo.read_token(token.account_id, lock=True, tx=tx)
+        if row is None or row.access_token_enc is None \
+                or cipher.decrypt(row.access_token_enc) != token.access_token:
             return False
-        repo.expire_now(cur, token.account_id)
+        repo.expire_now(token.account_id, tx=tx)
         return True
 
 
@@ -53,10 +51,10 @@ def rotate_encryption(settings: Settings | None = None) -> int:
     One transaction: a failure (a row matching no key) leaves every row as it was.
     """
     cipher = cipher_for((settings or get_settings()).secret_keys)
-    with cursor() as cur:
-        rows = repo.lock_all_tokens(cur)
+    with transaction() as tx:
+        rows = repo.lock_all_tokens(tx=tx)
         for row in rows:
-            refresh = row["refresh_token_enc"]
-            repo.replace_ciphertexts(cur, row["account_id"], cipher.rotate(row["access_token_enc"]),
-                                     cipher.rotate(refresh) if refresh else None)
+            refresh = row.refresh_token_enc
+            repo.replace_ciphertexts(row.account_id, cipher.rotate(row.access_token_enc),
+                                     cipher.rotate(refresh) if refresh else None, tx=tx)
     return len(rows)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import click
 
@@ -33,27 +34,27 @@ def list_accounts(status, provider, as_json) -> None:
     rows = repo.list_all(status, provider)
     if as_json:
         for row in rows:
-            click.echo(json.dumps(row, default=str))
+            click.echo(json.dumps(asdict(row), default=str))
         return
     if not rows:
         click.echo("no accounts")
         return
     click.echo(f"{'ID':>5}  {'PROVIDER':<10}  {'STATUS':<15}  {'OWNER':<20}  EXTERNAL ID")
     for r in rows:
-        click.echo(f"{r['id']:>5}  {r['provider']:<10}  {r['status']:<15}  "
-                   f"{r['owner'][:20]:<20}  {r['external_account_id']}")
-        if r["last_error"]:
-            click.echo(f"{'':>7}last error: {r['last_error'][:100]}")
+        click.echo(f"{r.id:>5}  {r.provider:<10}  {r.status:<15}  "
+                   f"{r.owner[:20]:<20}  {r.external_account_id}")
+        if r.last_error:
+            click.echo(f"{'':>7}last error: {r.last_error[:100]}")
 
 
 @accounts.command("show")
 @click.argument("account_id", type=int)
 def show(account_id) -> None:
     """Show one account: status, token expiry and version, parked tasks (no tokens)."""
-    row = repo.get(account_id)
-    if row is None:
+    details = repo.get(account_id)
+    if details is None:
         raise click.ClickException(f"account {account_id} does not exist")
-    click.echo(json.dumps(row, default=str, indent=2))
+    click.echo(json.dumps(asdict(details), default=str, indent=2))
 
 
 @accounts.command("disconnect")
@@ -124,5 +125,5 @@ def parked(account_id, status) -> None:
     if not rows:
         click.echo(f"no {status} tasks")
     for r in rows:
-        click.echo(f"{r['id']:>5}  account {r['account_id']}  {r['task_name']:<24}  "
-                   f"{r['parked_at']:%Y-%m-%d %H:%M:%S}  {r['reason'][:60]}")
+        click.echo(f"{r.id:>5}  account {r.account_id}  {r.task_name:<24}  "
+                   f"{r.parked_at:%Y-%m-%d %H:%M:%S}  {r.reason[:60]}")

@@ -11,6 +11,7 @@ import psycopg2.errors
 import redis
 
 from ..store import accounts
+from ..store.records import Account
 
 
 @contextmanager
@@ -42,8 +43,8 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, default=str, indent=2))
 
 
-def existing_account(account_id: int) -> dict[str, Any]:
-    row = accounts.get(account_id)
-    if row is None:
+def existing_account(account_id: int) -> Account:
+    found = accounts.get_account(account_id)
+    if found is None:
         raise click.ClickException(f"account {account_id} does not exist")
-    return row
+    return found

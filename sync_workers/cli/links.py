@@ -3,6 +3,7 @@ sides' ids, versions and the latest field changes the sync made."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import click
 
@@ -30,7 +31,7 @@ def links_list(account_id: int | None, link_status: str | None, limit: int,
         rows = links.listing(account_id, link_status, limit)
     if as_json:
         for row in rows:
-            click.echo(json.dumps(row, default=str))
+            click.echo(json.dumps(asdict(row), default=str))
         return
     if not rows:
         click.echo("no links")
@@ -38,10 +39,10 @@ def links_list(account_id: int | None, link_status: str | None, limit: int,
     click.echo(f"{'ID':>5}  {'STATUS':<8}  {'CALENDAR (ACCOUNT/EVENT)':<34}  "
                f"{'CRM (ACCOUNT/EVENT)':<28}  RECONCILED")
     for r in rows:
-        calendar = f"{r['calendar_account_id']}/{r['calendar_event_id']}"
-        crm = f"{r['crm_account_id']}/{r['crm_event_id'] or '-'}"
-        reconciled = f"{r['reconciled_at']:%Y-%m-%d %H:%M:%S}" if r["reconciled_at"] else "never"
-        click.echo(f"{r['id']:>5}  {r['status']:<8}  {calendar:<34}  {crm:<28}  {reconciled}")
+        calendar = f"{r.calendar_account_id}/{r.calendar_event_id}"
+        crm = f"{r.crm_account_id}/{r.crm_event_id or '-'}"
+        reconciled = f"{r.reconciled_at:%Y-%m-%d %H:%M:%S}" if r.reconciled_at else "never"
+        click.echo(f"{r.id:>5}  {r.status:<8}  {calendar:<34}  {crm:<28}  {reconciled}")
 
 
 @links_group.command("show")
@@ -57,28 +58,27 @@ def links_show(link_id: int, changes: int, as_json: bool) -> None:
     if details is None:
         raise click.ClickException(f"link {link_id} does not exist")
     if as_json:
-        echo_json(details)
+        echo_json(asdict(details))
         return
-    link = details["link"]
-    reconciled = f"{link['reconciled_at']:%Y-%m-%d %H:%M:%S %Z}" if link["reconciled_at"] \
-        else "never"
-    click.echo(f"link {link['id']}  status {link['status']}  origin {link['origin']}  "
+    link = details.link
+    reconciled = f"{link.reconciled_at:%Y-%m-%d %H:%M:%S %Z}" if link.reconciled_at else "never"
+    click.echo(f"link {link.id}  status {link.status}  origin {link.origin}  "
                f"reconciled {reconciled}")
-    click.echo(f"  calendar  account {link['calendar_account_id']} "
-               f"({link['calendar_provider']})  event {link['calendar_event_id']}")
-    click.echo(f"            version {link['calendar_version'] or '-'}  "
-               f"fingerprint {(link['calendar_fingerprint'] or '-')[:16]}")
-    click.echo(f"  crm       account {link['crm_account_id']} ({link['crm_provider']})  "
-               f"event {link['crm_event_id'] or '-'}  contact {link['crm_contact_id'] or '-'}")
-    click.echo(f"            version {link['crm_version'] or '-'}  "
-               f"fingerprint {(link['crm_fingerprint'] or '-')[:16]}")
-    if not details["changes"]:
+    click.echo(f"  calendar  account {link.calendar_account_id} "
+               f"({link.calendar_provider})  event {link.calendar_event_id}")
+    click.echo(f"            version {link.calendar_version or '-'}  "
+               f"fingerprint {(link.calendar_fingerprint or '-')[:16]}")
+    click.echo(f"  crm       account {link.crm_account_id} ({link.crm_provider})  "
+               f"event {link.crm_event_id or '-'}  contact {link.crm_contact_id or '-'}")
+    click.echo(f"            version {link.crm_version or '-'}  "
+               f"fingerprint {(link.crm_fingerprint or '-')[:16]}")
+    if not details.changes:
         click.echo("  no changes recorded")
         return
-    click.echo(f"  latest changes ({len(details['changes'])}):")
-    for c in details["changes"]:
-        click.echo(f"    {c['at']:%Y-%m-%d %H:%M:%S}  {c['side']:<8}  {c['action']:<6}  "
-                   f"{c['field']}: {_short(c['old_value'])} -> {_short(c['new_value'])}")
+    click.echo(f"  latest changes ({len(details.changes)}):")
+    for c in details.changes:
+        click.echo(f"    {c.at:%Y-%m-%d %H:%M:%S}  {c.side:<8}  {c.action:<6}  "
+                   f"{c.field}: {_short(c.old_value)} -> {_short(c.new_value)}")
 
 
 def _short(value: str | None, width: int = 40) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 
 import click
 
@@ -63,25 +64,25 @@ def dlq_list(status, task_name, limit, as_json) -> None:
     rows = dead_letters.list_letters(status, task_name, limit)
     if as_json:
         for row in rows:
-            click.echo(json.dumps(row, default=str))
+            click.echo(json.dumps(asdict(row), default=str))
         return
     if not rows:
         click.echo("no dead letters")
         return
     click.echo(f"{'ID':>5}  {'STATUS':<9}  {'TASK':<24}  {'ERROR':<14}  {'ATTEMPTS':>8}  REASON")
     for r in rows:
-        click.echo(f"{r['id']:>5}  {r['status']:<9}  {r['task_name']:<24}  "
-                   f"{r['error_type']:<14}  {r['attempts']:>8}  {r['error_message'][:60]}")
+        click.echo(f"{r.id:>5}  {r.status:<9}  {r.task_name:<24}  "
+                   f"{r.error_type:<14}  {r.attempts:>8}  {r.error_message[:60]}")
 
 
 @dlq.command("show")
 @click.argument("letter_id", type=int)
 def dlq_show(letter_id) -> None:
     """Show one dead letter with payload and traceback."""
-    row = dead_letters.get(letter_id)
-    if row is None:
+    letter = dead_letters.get(letter_id)
+    if letter is None:
         raise click.ClickException(f"dead letter {letter_id} does not exist")
-    click.echo(json.dumps(row, default=str, indent=2))
+    click.echo(json.dumps(asdict(letter), default=str, indent=2))
 
 
 @dlq.command("replay")

@@ -18,7 +18,6 @@ from ..providers.registry import is_calendar, is_crm
 from ..reliability.errors import SyncError
 from ..store import fleet, links
 from ..tasks.dead_letters import dead_letter_rejected_event
-from ..tasks.poll import resources_of
 from .common import age, echo_json, existing_account, stores_reachable
 from .links import links_group
 
@@ -133,15 +132,13 @@ def poll_now(account_id: int, resource: str | None) -> None:
     """List ACCOUNT_ID's changes since its cursor now, in this process, and queue one
     reconcile per affected link for the workers (as the hourly poll does)."""
     with stores_reachable():
-        resources = [resource] if resource else resources_of(existing_account(account_id)["provider"])
+        resources = [resource] if resource \
+            else changes.resources_of(existing_account(account_id).provider)
         if not resources:
             raise click.ClickException(f"account {account_id}: its provider has nothing to poll")
         for name in resources:
             try:
-                if name == CALENDAR_RESOURCE:
-                    summary = changes.sync_calendar(account_id, on_rejected=dead_letter_rejected_event)
-                else:
-                    summary = changes.sync_crm(account_id)
+                summary = changes.poll(account_id, name, on_rejected=dead_letter_rejected_event)
             except SyncError as exc:
                 raise click.ClickException(f"{name}: {type(exc).__name__}: {exc.reason}") from None
             full = " (full resync: the stored cursor had expired)" if summary.full_resync else ""
@@ -161,17 +158,17 @@ def pair(calendar_account: int, crm_account: int) -> None:
     that CRM (a calendar pairs with one CRM; pairing again replaces it)."""
     with stores_reachable():
         calendar, crm = existing_account(calendar_account), existing_account(crm_account)
-        if not is_calendar(calendar["provider"]):
-            raise click.ClickException(f"account {calendar_account} is a {calendar['provider']} "
+        if not is_calendar(calendar.provider):
+            raise click.ClickException(f"account {calendar_account} is a {calendar.provider} "
                                        f"account, not a calendar")
-        if not is_crm(crm["provider"]):
-            raise click.ClickException(f"account {crm_account} is a {crm['provider']} "
+        if not is_crm(crm.provider):
+            raise click.ClickException(f"account {crm_account} is a {crm.provider} "
                                        f"account, not a CRM")
         before = links.crm_account_for(calendar_account)
         links.pair(calendar_account, crm_account)
     replaced = f" (was CRM account {before})" if before not in (None, crm_account) else ""
-    click.echo(f"paired calendar account {calendar_account} ({calendar['provider']}) with "
-               f"CRM account {crm_account} ({crm['provider']}){replaced}")
+    click.echo(f"paired calendar account {calendar_account} ({calendar.provider}) with "
+               f"CRM account {crm_account} ({crm.provider}){replaced}")
 
 
 OPERATOR_COMMANDS = (status, links_group, reconcile_now, poll_now, pair)

@@ -49,5 +49,5 @@ def list_channels(account_id: int | None) -> None:
     if not rows:
         click.echo("no push channels")
     for row in rows:
-        click.echo(f"account {row['account_id']}  {row['channel_id']}  {row['status']:<8} "
-                   f"expires {row['expires_at']:%Y-%m-%d %H:%M}")
+        click.echo(f"account {row.account_id}  {row.channel_id}  {row.status:<8} "
+                   f"expires {row.expires_at:%Y-%m-%d %H:%M}")

@@ -10,6 +10,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from ..auth.links import sign_link, start_url
+from ..config import get_settings
+from ..sandbox.connect import connect_without_browser
+from ..store import accounts as repo
+from ..store import endpoints, links
 from .sandbox_client import SandboxClient
 
 DEMO_OWNER = "sync-workers demo"
@@ -35,18 +40,13 @@ def sandbox_users(run_id: str) -> tuple[str, str]:
 
 def retire_earlier_demo_accounts() -> int:
     """Disable the active accounts earlier demo runs left behind (their sandbox is gone)."""
-    from ..store import accounts as repo
-    from ..store import endpoints
-    from ..store.db import cursor
-
     retired = 0
-    for row in repo.list_all(status="active"):
-        if row["owner"] != DEMO_OWNER:
+    for account in repo.list_all(status="active"):
+        if account.owner != DEMO_OWNER:
             continue
-        for channel in endpoints.active_channels(row["id"]):
-            endpoints.mark_channel_stopped(channel["channel_id"])
-        with cursor() as cur:
-            repo.set_status(cur, row["id"], "disabled", "replaced by a later demo run")
+        for channel in endpoints.active_channels(account.id):
+            endpoints.mark_channel_stopped(channel.channel_id)
+        repo.set_status(account.id, "disabled", "replaced by a later demo run")
         retired += 1
     return retired
 
@@ -54,24 +54,16 @@ def retire_earlier_demo_accounts() -> int:
 def connect(provider: str, sandbox_user: str, receiver_url: str) -> dict:
     """`sync-workers accounts connect-sandbox`: the OAuth connect flow through the running
     receiver, the sandbox approving as `sandbox_user`. Returns the callback's answer."""
-    from ..auth import links
-    from ..sandbox.connect import connect_without_browser
-    from ..config import get_settings
-
-    link = links.sign_link(provider, DEMO_OWNER, get_settings().secret_keys[0], ttl=300)
-    return connect_without_browser(links.start_url(receiver_url, provider, link), sandbox_user)
+    link = sign_link(provider, DEMO_OWNER, get_settings().secret_keys[0], ttl=300)
+    return connect_without_browser(start_url(receiver_url, provider, link), sandbox_user)
 
 
 def has_push_channel(account_id: int) -> bool:
     """The worker opened the calendar's push channel (task sync.open_push_channel)."""
-    from ..store import endpoints
-
     return bool(endpoints.active_channels(account_id))
 
 
 def pair(calendar_account: int, crm_account: int) -> None:
-    from ..store import links
-
     links.pair(calendar_account, crm_account)
 
 
@@ -79,8 +71,6 @@ def register_outbound_messages(sandbox: SandboxClient, crm_account: int,
                                receiver_url: str) -> int:
     """`sync-workers webhooks salesforce-endpoint`, then the Outbound Messages in the
     sandbox's Setup pointing at it. Returns the endpoint id (the URL holds a secret)."""
-    from ..store import endpoints
-
     org_id = sandbox.org_id()
     secret = endpoints.new_secret()
     endpoint_id = endpoints.add_webhook_endpoint(crm_account, "salesforce", secret, org_id)

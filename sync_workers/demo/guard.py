@@ -11,6 +11,8 @@ import os
 import socket
 import threading
 
+from ..reliability.locks import redis_client
+
 KEY = "sync:demo:running"
 TTL = 30
 
@@ -27,8 +29,6 @@ class DemoAlreadyRunning(RuntimeError):
 
 class RunClaim:
     def __init__(self, run_id: str) -> None:
-        from ..reliability.locks import redis_client
-
         self.client = redis_client()
         self.token = f"run {run_id}, pid {os.getpid()} on {socket.gethostname()}"
         self._stop = threading.Event()

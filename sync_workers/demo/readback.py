@@ -2,44 +2,47 @@
 and whether the pipeline has gone quiet."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ..config import get_settings
+from ..dispatch import QUEUES
+from ..reliability.locks import redis_client
+from ..store import dead_letters
+from ..store.records import DeadLetterRecord, DeadLetterSummary
+from .stack import sync_workers_command
+
 REJECTED_TASK = "sync.reconcile_calendar_event"  # what a rejected calendar event replays as
 
 
-def dead_letter_for_event(calendar_account: int, event_id: str) -> dict[str, Any] | None:
-    from ..store import dead_letters
-
-    for row in dead_letters.list_letters("open", REJECTED_TASK, limit=50):
-        if row["account_id"] != calendar_account:
+def dead_letter_for_event(calendar_account: int, event_id: str) -> DeadLetterRecord | None:
+    for summary in dead_letters.list_letters("open", REJECTED_TASK, limit=50):
+        if summary.account_id != calendar_account:
             continue
-        letter = dead_letters.get(row["id"])
-        if letter and (letter.get("kwargs") or {}).get("event_id") == event_id:
+        letter = dead_letters.get(summary.id)
+        if letter and (letter.kwargs or {}).get("event_id") == event_id:
             return letter
     return None
 
 
-def open_dead_letters(account_ids: tuple[int, ...]) -> list[dict[str, Any]]:
-    from ..store import dead_letters
-
-    return [r for r in dead_letters.list_letters("open", limit=500)
-            if r["account_id"] in account_ids]
+def open_dead_letters(account_ids: tuple[int, ...]) -> list[DeadLetterSummary]:
+    return [letter for letter in dead_letters.list_letters("open", limit=500)
+            if letter.account_id in account_ids]
 
 
 def dlq_list_output(task_name: str, limit: int = 1) -> str:
-    """What `sync-workers dlq list --status open --task NAME --limit N` prints (the same
-    code), indented."""
-    from ..cli.main import dlq_list
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        dlq_list.callback(status="open", task_name=task_name, limit=limit, as_json=False)
-    return "\n".join("     " + line for line in out.getvalue().splitlines())
+    """What `sync-workers dlq list --status open --task NAME --limit N` prints, indented:
+    the command itself, run as an operator would, in the demo's environment."""
+    command = sync_workers_command("dlq", "list", "--status", "open", "--task", task_name,
+                                   "--limit", str(limit))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or ["(nothing on stderr)"])[-1]
+        raise RuntimeError(f"`sync-workers dlq list` exited with {done.returncode}: {said}")
+    return "\n".join("     " + line for line in done.stdout.splitlines())
 
 
 def retry_records(worker_log: Path) -> list[dict[str, Any]]:
@@ -74,10 +77,6 @@ def rate_limit_waits(worker_log: Path) -> list[float]:
 
 def pipeline_quiet() -> bool:
     """No reconcile waiting or running, nothing queued or held back for a retry."""
-    from ..celery_app import QUEUES
-    from ..config import get_settings
-    from ..reliability.locks import redis_client
-
     state = redis_client()
     if next(state.scan_iter("sync:pending:link:*"), None) or \
             next(state.scan_iter("sync:lock:*"), None):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -13,9 +12,12 @@ import psycopg2
 import redis
 from kombu.exceptions import OperationalError as BrokerError
 
+from ..config import get_settings
+from ..logging import configure_logging
 from ..sandbox.connect import ConnectFailed
 from . import startup
 from .guard import DemoAlreadyRunning, RunClaim
+from .options import Options
 from .progress import Narrator
 from .readback import pipeline_quiet
 from .scene import Scene
@@ -29,21 +31,8 @@ _SERVICE_ERRORS = (psycopg2.OperationalError, redis.RedisError, BrokerError)
 _STOPS = (ChildExited, StartFailed, startup.SetupFailed, ConnectFailed, DemoAlreadyRunning)
 
 
-@dataclass(frozen=True)
-class Options:
-    keep_running: bool
-    flower: bool
-    port_base: int
-    receiver_port: int
-    flower_port: int
-    log_dir: Path
-    step_timeout: float
-
-
 def run(opts: Options) -> int:
     """0 when every scenario step converged, 1 otherwise, 130 when interrupted."""
-    from ..config import get_settings
-
     if get_settings().environment == "production":
         raise click.ClickException("the demo drives the sandbox; it does not run in production")
     opts.log_dir.mkdir(parents=True, exist_ok=True)
@@ -127,17 +116,13 @@ class Demo:
             self.narrator.say()
 
     def _where_to_look(self) -> WhereToLook:
-        from ..cli.main import main
-
-        status = "sync-workers status" if "status" in main.commands \
-            else "sync-workers accounts list"
         overridden = [name for name in ("SYNC_DATABASE_URL", "SYNC_REDIS_URL",
                                         "SYNC_BROKER_URL") if name in os.environ]
         note = ("run these with the demo's " + ", ".join(overridden) + " set") \
             if overridden else ""
         return WhereToLook(self.opts.log_dir, self.startup.flower_url, self.startup.flower_hint,
                            (f"{'sync-workers dlq list --status open':<40} dead letters",
-                            f"{status:<40} accounts, links, queues",
+                            f"{'sync-workers status':<40} accounts, links, queues",
                             f"{'sync-workers webhooks list':<40} push channels"), note)
 
 
@@ -147,7 +132,4 @@ def _interrupt(signum, frame) -> None:
 
 def _log_to_file(path: Path) -> None:
     """This process's own JSON logs go to a file: the terminal is for the narration."""
-    from ..config import get_settings
-    from ..logging import configure_logging
-
     configure_logging(get_settings().log_level, stream=open(path, "w", encoding="utf-8"))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import requests
 
+from ..celery_app import app
 from .progress import Narrator
 from .supervisor import Child, Supervisor
 
@@ -30,11 +31,12 @@ def _celery(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "sync_workers.celery_app", *args]
 
 
-def _sync_workers(*args: str) -> list[str]:
+def sync_workers_command(*args: str) -> list[str]:
+    """`sync-workers ARGS` from the demo's own virtualenv, as an operator would type it."""
     script = shutil.which("sync-workers", path=str(Path(sys.executable).parent))
     if script:
         return [script, *args]
-    return [sys.executable, "-c", "from sync_workers.cli import main; main()", *args]
+    return [sys.executable, "-m", "sync_workers.cli", *args]
 
 
 def _answers(url: str, auth: tuple[str, str] | None = None) -> bool:
@@ -52,8 +54,8 @@ class SandboxInfo:
 
 def start_sandbox(sup: Supervisor, narrator: Narrator, env: dict[str, str],
                   port_base: int) -> SandboxInfo:
-    child = sup.start("sandbox", _sync_workers("sandbox", "serve", "--port-base",
-                                               str(port_base)), env)
+    child = sup.start("sandbox", sync_workers_command("sandbox", "serve", "--port-base",
+                                                      str(port_base)), env)
     exported = narrator.wait_until(lambda: _sandbox_banner(child.log_path), START_TIMEOUT,
                                    guard=sup.check)
     if not exported:
@@ -88,8 +90,6 @@ def start_receiver(sup: Supervisor, narrator: Narrator, env: dict[str, str],
 def start_worker(sup: Supervisor, narrator: Narrator, env: dict[str, str],
                  run_id: str) -> str:
     """Start the worker; returns its name."""
-    from ..celery_app import app
-
     name = f"demo-{run_id}@{socket.gethostname()}"
     child = sup.start("worker", _celery(
         "worker", "-Q", QUEUES, "-c", "2", "-E", "-n", name, "--without-gossip",
@@ -125,7 +125,5 @@ def start_flower(sup: Supervisor, narrator: Narrator, env: dict[str, str], port:
 def other_workers(ours: str) -> list[str]:
     """Workers on the broker that the demo did not start (e.g. `make run`'s): they would
     take some of the demo's tasks and run them with their own settings."""
-    from ..celery_app import app
-
     return sorted(name for reply in app.control.ping(timeout=1.0) or [] for name in reply
                   if name != ours)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+from ..config import get_settings
+from ..store.db import ensure_database
+from ..store.migrate import migrate
 from . import accounts as demo_accounts
 from . import ports, stack
 from .guard import RunClaim
+from .options import Options
 from .progress import Narrator
 from .sandbox_client import SandboxClient
 from .supervisor import Supervisor
-
-if TYPE_CHECKING:
-    from .run import Options
 
 SANDBOX_PORTS = 4  # google, salesforce, microsoft, hubspot
 STEPS = 7  # database, sandbox, receiver, worker, Beat, connect, pair (Flower: one more)
@@ -28,7 +28,7 @@ class SetupFailed(RuntimeError):
 
 @dataclass
 class Startup:
-    opts: "Options"
+    opts: Options
     narrator: Narrator
     supervisor: Supervisor
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
@@ -40,8 +40,6 @@ class Startup:
     metrics_urls: dict[str, str] = field(default_factory=dict)  # receiver and worker /metrics
 
     def introduce(self) -> None:
-        from ..config import get_settings
-
         s = get_settings()
         say = self.narrator.say
         say("sync-workers demo: Google Calendar <-> Salesforce through the whole pipeline, "
@@ -53,10 +51,6 @@ class Startup:
         self.narrator.heading("Starting up")
 
     def prepare_storage(self, claim: RunClaim) -> None:
-        from ..config import get_settings
-        from ..store.db import ensure_database
-        from ..store.migrate import migrate
-
         self.narrator.step("database and Redis: migrations, one demo per Redis database")
         claim.acquire()
         url = get_settings().database_url
@@ -68,8 +62,6 @@ class Startup:
                             if retired else ""))
 
     def start_processes(self) -> tuple[SandboxClient, str]:
-        from ..config import get_settings
-
         n, sup = self.narrator, self.supervisor
         n.step("sandbox providers (sync-workers sandbox serve)")
         base, moved = ports.pick_base(self.opts.port_base, SANDBOX_PORTS)

@@ -9,10 +9,21 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Callable
 
+from ..celery_app import app
 from .readback import dead_letter_for_event, dlq_list_output, rate_limit_waits
 from .scene import (
-    CLIENT, Scene, Seen, StepFailed, StepResult, answered_429, contact_block, dropped_notifications,
-    full_name, tomorrow_at, utc, when,
+    CLIENT,
+    Scene,
+    Seen,
+    StepFailed,
+    StepResult,
+    answered_429,
+    contact_block,
+    dropped_notifications,
+    full_name,
+    tomorrow_at,
+    utc,
+    when,
 )
 from .supervisor import ChildExited
 
@@ -111,8 +122,6 @@ def rate_limit_storm(scene: Scene) -> Seen:
 
 
 def lost_webhook(scene: Scene) -> Seen:
-    from ..celery_app import app
-
     dropped_before = dropped_notifications(scene)
     scene.sandbox.set_webhook_faults(drop_rate=1.0)
     try:
@@ -143,14 +152,14 @@ def malformed_event(scene: Scene) -> Seen:
                         "dead letter for the zero-length event")
     if scene.sandbox.crm_event_for(event["id"]):
         raise StepFailed("the malformed event reached Salesforce")
-    reason = letter["error_message"].split(": ", 1)[-1]  # without "google event <id>: "
-    return Seen(f"rejected, dead letter {letter['id']}, nothing sent to the CRM", (
+    reason = letter.error_message.split(": ", 1)[-1]  # without "google event <id>: "
+    return Seen(f"rejected, dead letter {letter.id}, nothing sent to the CRM", (
         f"calendar: 'Imported call' starts and ends at {when(start)} (zero length, "
         f"event {event['id']})\n"
         f"the listing rejected it ({reason}); the other events went on\n"
-        f"-> dead letter {letter['id']}, nothing written to Salesforce. "
+        f"-> dead letter {letter.id}, nothing written to Salesforce. "
         f"`sync-workers dlq list --status open` shows:\n"
-        + dlq_list_output(letter["task_name"])))
+        + dlq_list_output(letter.task_name)))
 
 
 STEPS: tuple[tuple[str, str, Callable[[Scene], Seen]], ...] = (

@@ -53,8 +53,8 @@ def print_summary(narrator: Narrator, results: list[StepResult],
     letters = open_dead_letters(account_ids)
     narrator.say(f"  dead letters (open, of this run's accounts): {len(letters)}")
     for letter in letters:
-        narrator.say(f"    {letter['id']:>5}  {letter['task_name']}  {letter['error_type']}: "
-                     f"{letter['error_message'][:60]}")
+        narrator.say(f"    {letter.id:>5}  {letter.task_name}  {letter.error_type}: "
+                     f"{letter.error_message[:60]}")
     _where_to_look(narrator, where)
     return everything
 

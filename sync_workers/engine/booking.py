@@ -19,7 +19,8 @@ CONTACT_LOCK_WAIT = 5.0  # seconds: another booking's find-or-create takes a cal
 
 def calendar_owner(account_id: int) -> str | None:
     """The e-mail of the calendar's owner: every other attendee is a guest."""
-    return (accounts.get(account_id) or {}).get("external_account_id")
+    account = accounts.get_account(account_id)
+    return account.external_account_id if account else None
 
 
 def external_attendee(appointment: Appointment, owner_email: str | None) -> Attendee | None:
@@ -41,7 +42,7 @@ def booking_contact(crm: CrmProvider, link: Link, appointment: Appointment,
     # caller holds the link's lock, so a lock left under this link's name is its own dead
     # run's, which it takes back.
     with held_lock(f"contact:{link.crm_account_id}:{attendee.email.strip().lower()}",
-                   ttl=settings.task_time_limit + 30, wait=CONTACT_LOCK_WAIT,
+                   wait=CONTACT_LOCK_WAIT,
                    owner=f"link:{link.link_id}"):
         contact = crm.find_contact_by_email(attendee.email)
         if contact is not None or not settings.create_missing_contacts:

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from ..config import get_settings
 from ..providers.base import CalendarProvider, CrmProvider, CursorExpired
+from ..providers.registry import is_calendar, is_crm
+from ..reliability.errors import InvalidInput
 from ..reliability.locks import held_lock
 from ..store import cursors, links
 from ..sync import Appointment, calendar_event_id_for_crm
@@ -43,13 +44,31 @@ class Summary:
 Reject = Callable[[int, str, str], None]  # (account id, record id, reason)
 
 
+def resources_of(provider: str) -> list[str]:
+    """What a poll of an account of `provider` lists."""
+    if is_calendar(provider):
+        return [CALENDAR_RESOURCE]
+    if is_crm(provider):
+        return [CRM_RESOURCE]
+    return []
+
+
+def poll(account_id: int, resource: str, *, on_rejected: Reject | None = None) -> Summary:
+    """List one resource of the account since its cursor (the poller's and `sync-workers
+    poll`'s one entry)."""
+    if resource == CALENDAR_RESOURCE:
+        return sync_calendar(account_id, on_rejected=on_rejected)
+    if resource == CRM_RESOURCE:
+        return sync_crm(account_id)
+    raise InvalidInput(f"unknown poll resource {resource!r}")
+
+
 def sync_calendar(account_id: int, *, calendar: CalendarProvider | None = None,
                   on_rejected: Reject | None = None) -> Summary:
     calendar = calendar or calendar_of(account_id)
     crm_account_id = links.crm_account_for(account_id)
     summary = Summary(account_id)
-    with held_lock(f"cursor:{account_id}:{CALENDAR_RESOURCE}",
-                   ttl=get_settings().task_time_limit + 30):
+    with held_lock(f"cursor:{account_id}:{CALENDAR_RESOURCE}"):
         cursor = cursors.get(account_id, CALENDAR_RESOURCE)
         try:
             changes = calendar.list_changes(cursor)
@@ -102,7 +121,7 @@ def sync_crm(account_id: int, *, crm: CrmProvider | None = None,
     crm = crm or crm_of(account_id)
     summary = Summary(account_id)
     until = now or datetime.now(timezone.utc)
-    with held_lock(f"cursor:{account_id}:{CRM_RESOURCE}", ttl=get_settings().task_time_limit + 30):
+    with held_lock(f"cursor:{account_id}:{CRM_RESOURCE}"):
         stored = cursors.get(account_id, CRM_RESOURCE)
         since = (datetime.fromisoformat(stored) - CRM_OVERLAP) if stored \
             else until - CRM_FIRST_LOOKBACK

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from ..config import get_settings
 from ..store import endpoints
+from ..store.records import PushChannel
 from .adapters import calendar_of
 
 log = logging.getLogger(__name__)
@@ -20,28 +21,29 @@ def push_address() -> str:
     return f"{get_settings().public_url}/webhooks/google/calendar"
 
 
-def open_channel(account_id: int, calendar_id: str = "primary") -> str:
+def open_channel(account_id: int) -> str:
+    """A channel on the account's primary calendar, the one the sync reads."""
     calendar = calendar_of(account_id)
     channel_id, token = uuid.uuid4().hex, endpoints.new_secret()
     info = calendar.watch(channel_id, push_address(), token, int(CHANNEL_TTL.total_seconds()))
     # Stored before the first `exists` can matter; the `sync` message needs no lookup.
     endpoints.add_push_channel(account_id, "google", info.channel_id, token, info.expires_at,
-                               info.resource_id, calendar_id)
+                               info.resource_id)
     log.info("push channel opened", extra={"account_id": account_id, "channel": channel_id,
                                            "expires_at": info.expires_at.isoformat()})
     return channel_id
 
 
-def close_channel(channel: dict) -> None:
-    calendar_of(channel["account_id"]).stop_watch(channel["channel_id"], channel["resource_id"])
-    endpoints.mark_channel_stopped(channel["channel_id"])
+def close_channel(channel: PushChannel) -> None:
+    calendar_of(channel.account_id).stop_watch(channel.channel_id, channel.resource_id)
+    endpoints.mark_channel_stopped(channel.channel_id)
 
 
 def renew_expiring(now: datetime | None = None) -> int:
     now = now or datetime.now(timezone.utc)
     renewed = 0
     for channel in endpoints.channels_expiring_before(now + RENEW_BEFORE):
-        open_channel(channel["account_id"], channel["calendar_id"])
+        open_channel(channel.account_id)
         close_channel(channel)
         renewed += 1
     return renewed

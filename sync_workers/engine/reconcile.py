@@ -13,14 +13,24 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..config import Settings, get_settings
-from ..logging import bind, request_id
 from ..counters import count_reconcile
+from ..logging import bind, request_id
 from ..providers.base import CalendarProvider, CrmProvider
 from ..reliability.errors import Conflict, Permanent
 from ..reliability.locks import held_lock
 from ..store import links
-from ..sync import (DEFAULT_OWNERSHIP, Appointment, CrmActivity, CrmSide, Link, Plan,
-                    apply_calendar_patch, calendar_view, crm_view, plan)
+from ..sync import (
+    DEFAULT_OWNERSHIP,
+    Appointment,
+    CrmActivity,
+    CrmSide,
+    Link,
+    Plan,
+    apply_calendar_patch,
+    calendar_view,
+    crm_view,
+    plan,
+)
 from .adapters import calendar_of, crm_of
 from .booking import booking_contact
 
@@ -40,7 +50,7 @@ def reconcile(link_id: int, *, calendar: CalendarProvider | None = None,
               task_id: str | None = None) -> Outcome:
     settings = settings or get_settings()
     bind(link_id=link_id)
-    with held_lock(f"link:{link_id}", ttl=settings.task_time_limit + 30, owner=task_id):
+    with held_lock(f"link:{link_id}", owner=task_id):
         link = links.get(link_id)
         if link is None:
             raise Permanent(f"link {link_id} does not exist")

@@ -1,6 +1,13 @@
 """The configurable CRM field mapping and the describe-driven payload builder."""
-from .config import (DEFAULT_PATH, FieldMapping, FieldRule, ObjectMapping, SpanRule, load_mapping,
-                     parse_mapping)
+from .config import (
+                     DEFAULT_PATH,
+                     FieldMapping,
+                     FieldRule,
+                     ObjectMapping,
+                     SpanRule,
+                     load_mapping,
+                     parse_mapping,
+)
 from .describe_cache import DescribeCache
 from .payload import build_payload, max_lengths
 

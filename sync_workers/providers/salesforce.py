@@ -25,11 +25,15 @@ import requests
 from ..config import Settings
 from ..mapping import DescribeCache, FieldMapping, build_payload, load_mapping, max_lengths
 from ..reliability.errors import Conflict, Permanent
-from ..schemas.salesforce import (EXTERNAL_ID_FIELD, load_salesforce_contact,
-                                  load_salesforce_event, salesforce_id18)
+from ..reliability.http import ProviderHttp
+from ..schemas.salesforce import (
+    EXTERNAL_ID_FIELD,
+    load_salesforce_contact,
+    load_salesforce_event,
+    salesforce_id18,
+)
 from ..sync.models import Contact, CrmActivity
 from .base import CrmChanges
-from ..reliability.http import ProviderHttp
 from .salesforce_api import PROVIDER, SalesforceApi, error_codes, error_fields
 from .salesforce_pacing import ApiPacing
 from .salesforce_query import changes_of, soql_string

@@ -8,8 +8,8 @@ from flask import Blueprint, Flask, g, request
 
 from .. import dispatch
 from ..config import get_settings
-from ..reliability.locks import redis_client
 from ..logging import new_request_id, reset_context, set_context
+from ..reliability.locks import redis_client
 from .errors import register_error_handlers
 from .google_push import google_push
 from .health import health

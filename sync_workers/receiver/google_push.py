@@ -29,16 +29,15 @@ def receive():
     if len(channel_id) > 64 or state not in RESOURCE_STATES or not number.isdigit():
         return error_response(400, "malformed notification headers")
     channel = endpoints.get_push_channel(channel_id)
-    if channel is None or not endpoints.matches(token, channel["token_hash"]):
+    if channel is None or not endpoints.matches(token, channel.token_hash):
         return error_response(403, "unknown channel or wrong channel token")
-    if channel["status"] != "active" or channel["expires_at"] < datetime.now(timezone.utc):
+    if channel.status != "active" or channel.expires_at < datetime.now(timezone.utc):
         return error_response(403, "channel stopped or expired")
     if state == "sync":
         return "", 200
     event = {"provider": "google", "kind": "calendar_changed",
-             "account_id": channel["account_id"], "channel_id": channel_id,
-             "calendar_id": channel["calendar_id"], "resource_state": state,
-             "message_number": int(number)}
+             "account_id": channel.account_id, "channel_id": channel_id,
+             "resource_state": state, "message_number": int(number)}
     try:
         current_app.extensions["sync_intake"].accept(
             f"google:{channel_id}:{number}", event,

@@ -10,11 +10,11 @@ import hashlib
 
 from flask import Blueprint, Response, current_app, request
 
+from ..reliability.errors import InvalidInput
+from ..schemas.soap import MalformedMessage, parse_outbound_message
 from ..store import endpoints
 from .errors import error_response
 from .intake import BrokerUnavailable
-from ..reliability.errors import InvalidInput
-from ..schemas.soap import MalformedMessage, parse_outbound_message
 
 salesforce_outbound = Blueprint("salesforce_outbound", __name__)
 
@@ -27,20 +27,20 @@ ACK = ('<?xml version="1.0" encoding="UTF-8"?>'
 @salesforce_outbound.post("/webhooks/salesforce/<int:endpoint_id>/<secret>")
 def receive(endpoint_id: int, secret: str):
     endpoint = endpoints.get_webhook_endpoint(endpoint_id)
-    if endpoint is None or not endpoints.matches(secret, endpoint["secret_hash"]):
+    if endpoint is None or not endpoints.matches(secret, endpoint.secret_hash):
         return error_response(403, "unknown endpoint or wrong secret")
     body = request.get_data(cache=False)
     try:
         message = parse_outbound_message(body)
     except (MalformedMessage, InvalidInput) as exc:
         return error_response(400, f"malformed outbound message: {exc}")
-    if message.organization_id[:15] != (endpoint["organization_id"] or "")[:15]:
+    if message.organization_id[:15] != (endpoint.organization_id or "")[:15]:
         return error_response(403, "organization id does not match this endpoint")
     ids = sorted(n.record_id for n in message.notifications)
     delivery = hashlib.sha256(("\n".join(n.notification_id for n in message.notifications))
                               .encode()).hexdigest()
     event = {"provider": "salesforce", "kind": "records_changed",
-             "account_id": endpoint["account_id"], "endpoint_id": endpoint_id,
+             "account_id": endpoint.account_id, "endpoint_id": endpoint_id,
              "organization_id": message.organization_id, "action_id": message.action_id,
              "body": body.decode("utf-8")}
     try:

@@ -1,7 +1,8 @@
 """The HTTP edge every adapter uses: timeouts, X-Request-ID, errors turned into ours.
 
-Adapters and the OAuth token calls use `ProviderHttp.request(...)` and get a successful `requests.Response` or one of
-our error types; nothing above this layer looks at a status code.
+Adapters and the OAuth token calls use `ProviderHttp.request(...)` and get a successful
+`requests.Response` or one of our error types; nothing above this layer looks at a status
+code.
 """
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from typing import Any
 
 import requests
 
-from ..logging import new_request_id, redact, request_id
 from ..counters import count_provider_call
+from ..logging import new_request_id, redact, request_id
 from .classify import classify_exception, classify_response
 
 log = logging.getLogger(__name__)

@@ -23,22 +23,32 @@ def redis_client(url: str | None = None) -> redis.Redis:
     return _clients[key]
 
 
+# A lock a task holds outlives the task's hard time limit by this much, so it never expires
+# under a live run; a dead run's lock is taken back by its redelivery (`owner`) or expires.
+TASK_LOCK_MARGIN = 30
+
+
+def task_lock_ttl() -> float:
+    return get_settings().task_time_limit + TASK_LOCK_MARGIN
+
+
 class LockBusy(Transient):
     """Another worker holds the lock; retry later instead of waiting for it here."""
 
 
 @contextmanager
-def held_lock(name: str, ttl: float, wait: float = 0.0,
+def held_lock(name: str, ttl: float | None = None, wait: float = 0.0,
               owner: str | None = None) -> Iterator[None]:
-    """Hold `name` for at most `ttl` seconds (the TTL must outlast the work it guards).
+    """Hold `name` for at most `ttl` seconds (the TTL must outlast the work it guards; by
+    default, a task's: `task_lock_ttl()`).
 
     `owner`: a name no other live run can have. A lock still held under it was left by a
     run that died (a redelivered message keeps its task id, and comes back only once its
     run is gone: worker lost, or past the visibility timeout); it is taken back at once
     rather than waited out for its whole TTL.
     """
-    lock = redis_client().lock(f"sync:lock:{name}", timeout=ttl, blocking=wait > 0,
-                               blocking_timeout=wait or None)
+    lock = redis_client().lock(f"sync:lock:{name}", timeout=ttl or task_lock_ttl(),
+                               blocking=wait > 0, blocking_timeout=wait or None)
     try:
         acquired = lock.acquire(token=owner) or (owner is not None and _take_back(lock, owner))
     except redis.RedisError as exc:

@@ -18,6 +18,8 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
+from .webhooks import WebhookDispatcher
+
 
 class Clock:
     """Real time plus an offset that tests can move forward (never backward)."""
@@ -145,7 +147,6 @@ class SandboxState:
         self.stores: dict[str, Any] = {}
         self._resetters: list[Any] = []
         self.urls: dict[str, str] = {}  # filled in by the server once ports are known
-        from .webhooks import WebhookDispatcher
         self.webhooks = WebhookDispatcher()
 
     def on_reset(self, fn) -> None:

@@ -19,12 +19,17 @@ from flask import Flask, Response, request
 
 from .core import SandboxState
 from .google_calendar_errors import (
-    GoogleApiError, invalid, invalid_credentials, invalid_parameter, missing_credentials,
+    GoogleApiError,
+    invalid,
+    invalid_credentials,
+    invalid_parameter,
+    missing_credentials,
     parse_error,
 )
 from .google_calendar_events import EventRecord, render_event, zone_named
 from .google_calendar_query import parse_bool, parse_list_request
 from .google_calendar_store import Calendar, GoogleCalendarStore, install_store, store_of
+from .oauth import bearer_subject, mint_grant
 
 API = "/calendar/v3"
 CONTROL = "/_sandbox/google"
@@ -123,8 +128,6 @@ def _register_channels(app: Flask, state: SandboxState) -> None:
 
 
 def _authenticate(state: SandboxState) -> str:
-    from .oauth import bearer_subject
-
     subject = bearer_subject(state, "google")
     if subject is None:
         if not request.headers.get("Authorization", "").strip():
@@ -267,8 +270,6 @@ _USER_AUDIT = {"by": "user", "sendUpdates": None, "sendNotifications": None}
 
 def bearer_headers(state: SandboxState, subject: str) -> dict[str, str]:
     """An Authorization header with a fresh access token of `subject` (consent granted)."""
-    from .oauth import mint_grant
-
     token = mint_grant(state, "google", subject)["access_token"]
     return {"Authorization": f"Bearer {token}"}
 

@@ -17,7 +17,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .core import iso_utc
 from .google_calendar_errors import (
-    GoogleApiError, bad_request, invalid, required, time_range_empty,
+    GoogleApiError,
+    bad_request,
+    invalid,
+    required,
+    time_range_empty,
 )
 
 # --- ids, etags, times ------------------------------------------------------------------

@@ -11,7 +11,10 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from .google_calendar_errors import (
-    bad_request, invalid, invalid_parameter, time_range_empty,
+    bad_request,
+    invalid,
+    invalid_parameter,
+    time_range_empty,
 )
 from .google_calendar_events import EventRecord, parse_instant, zone_named
 

@@ -1,6 +1,7 @@
 """Check emulator responses against Google's own Calendar v3 discovery document.
 
-The document ships with google-api-python-client (a dev dependency, imported only here).
+The document ships with google-api-python-client (a dev dependency, imported only here;
+so is jsonschema: only the tests use this module).
 Its schemas become JSON Schema with `additionalProperties: false` wherever Google lists
 the properties, so a response carrying a field the real API never sends fails the check.
 """
@@ -10,6 +11,8 @@ import json
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+
+from jsonschema import Draft7Validator
 
 _RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 _FORMAT_PATTERNS = {
@@ -35,8 +38,6 @@ def json_schema(name: str) -> dict[str, Any]:
 
 def schema_errors(resource: Any, name: str) -> list[str]:
     """Every way `resource` breaks schema `name`, as readable lines (empty: it conforms)."""
-    from jsonschema import Draft7Validator
-
     validator = Draft7Validator(_cached_schema(name))
     return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
             for e in validator.iter_errors(resource)]

@@ -15,11 +15,24 @@ from zoneinfo import ZoneInfo
 
 from .core import SandboxState, iso_utc
 from .google_calendar_errors import (
-    condition_not_met, deleted, duplicate, full_sync_required, invalid, not_found,
+    condition_not_met,
+    deleted,
+    duplicate,
+    full_sync_required,
+    invalid,
+    not_found,
 )
 from .google_calendar_events import (
-    SEQUENCE_BELOW, EventFields, EventRecord, check_event_id, html_link, merge_patch,
-    render_event, request_view, validate_event_body, zone_named,
+    SEQUENCE_BELOW,
+    EventFields,
+    EventRecord,
+    check_event_id,
+    html_link,
+    merge_patch,
+    render_event,
+    request_view,
+    validate_event_body,
+    zone_named,
 )
 from .google_calendar_push import Channels
 from .google_calendar_query import Filters, ListRequest

@@ -2,38 +2,37 @@
 
 Provider API modules (google_calendar, salesforce, ...) call `bearer_subject` to
 authenticate a request and tests call `mint_grant` to get tokens without a browser. The
-HTTP endpoints live in oauth_flow.py, the `/_sandbox/oauth/...` control routes in
-oauth_control.py, the records in oauth_store.py and the provider differences in
-oauth_providers.py.
+HTTP endpoints live in oauth_flow.py, the `/_sandbox/oauth/...` control routes (over these
+functions) in oauth_control.py, the records in oauth_store.py and the provider differences
+in oauth_providers.py. Each provider's app gets oauth_flow's and oauth_control's routes
+(server.PROVIDER_MODULES).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, request
+from flask import request
 
 from .core import SandboxState
 from .oauth_flow import issue_for_new_grant
 from .oauth_providers import (  # noqa: F401  (re-exported: the constants tests use)
-    DEFAULT_SUBJECTS, GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, HUBSPOT_CLIENT_ID,
-    HUBSPOT_CLIENT_SECRET, MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, PROFILES,
-    SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET, SALESFORCE_ORG_ID,
+    DEFAULT_SUBJECTS,
+    GOOGLE_CLIENT_ID,
+    GOOGLE_CLIENT_SECRET,
+    HUBSPOT_CLIENT_ID,
+    HUBSPOT_CLIENT_SECRET,
+    MICROSOFT_CLIENT_ID,
+    MICROSOFT_CLIENT_SECRET,
+    PROFILES,
+    SALESFORCE_CLIENT_ID,
+    SALESFORCE_CLIENT_SECRET,
+    SALESFORCE_ORG_ID,
 )
 from .oauth_store import Client, Grant, default_client_settings, store_for
 
 DEFAULT_CLIENTS: dict[str, tuple[str, str]] = {
     name: (p.default_client_id, p.default_client_secret) for name, p in PROFILES.items()
 }
-
-
-def register(app: Flask, state: SandboxState) -> None:
-    """Add the provider's OAuth endpoints and the oauth control routes to its app."""
-    from . import oauth_control, oauth_flow
-
-    provider = app.config["SANDBOX_PROVIDER"]
-    store_for(state, provider)  # create now so a reset re-creates it
-    oauth_flow.register(app, state, provider)
-    oauth_control.register(app, state, provider)
 
 
 # --- the contract other sandbox modules rely on ------------------------------------------

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, request
 
+from . import oauth
 from .core import SandboxState
+from .oauth_store import store_for
 
 CLIENT_SETTINGS = ("redirect_uris", "access_token_lifetime", "refresh_token_lifetime",
                    "rotate_refresh_tokens", "require_pkce")
 
 
-def register(app: Flask, state: SandboxState, provider: str) -> None:
-    from . import oauth
+def register(app: Flask, state: SandboxState) -> None:
+    provider = app.config["SANDBOX_PROVIDER"]
 
     @app.get("/_sandbox/oauth/clients")
     def oauth_clients():
-        store = oauth.store_for(state, provider)
+        store = store_for(state, provider)
         with state.lock:
             return jsonify([c.public() for c in store.clients.values()])
 

@@ -16,8 +16,13 @@ from urllib.parse import unquote_plus, urlencode, urlsplit
 from flask import Flask, Response, has_request_context, jsonify, redirect, request
 
 from .core import SandboxState
-from .oauth_providers import DEFAULT_SUBJECTS, Issued, token_error, token_response, \
-    wants_refresh_token
+from .oauth_providers import (
+    DEFAULT_SUBJECTS,
+    Issued,
+    token_error,
+    token_response,
+    wants_refresh_token,
+)
 from .oauth_store import CODE_LIFETIME, Client, Grant, OAuthStore, Token, store_for
 
 AUTHORIZE_PATHS = {"google": "/o/oauth2/v2/auth", "microsoft": "/<tenant>/oauth2/v2.0/authorize",
@@ -35,7 +40,11 @@ class TokenError(Exception):
         self.reason, self.fmt = reason, fmt
 
 
-def register(app: Flask, state: SandboxState, provider: str) -> None:
+def register(app: Flask, state: SandboxState) -> None:
+    """Add the authorization server's endpoints to the provider's app."""
+    provider = app.config["SANDBOX_PROVIDER"]
+    store_for(state, provider)  # create now so a reset re-creates it
+
     def authorize(tenant: str = "common"):
         return _authorize(state, provider)
 

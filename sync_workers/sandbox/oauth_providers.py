@@ -16,17 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from ..config import SANDBOX_CLIENTS
+
 SALESFORCE_ORG_ID = "00D5g000000SbXqEAK"
 
-# The default client of each provider; the demo and the tests use these.
-GOOGLE_CLIENT_ID = "sandbox-client.apps.googleusercontent.com"
-GOOGLE_CLIENT_SECRET = "GOCSPX-sandbox-google-secret"
-MICROSOFT_CLIENT_ID = "00000000-0000-4000-8000-5a9db0c11e47"
-MICROSOFT_CLIENT_SECRET = "sandbox~microsoft~secret"
-SALESFORCE_CLIENT_ID = "3MVG9sandbox.salesforce.consumer.key"
-SALESFORCE_CLIENT_SECRET = "SANDBOXSALESFORCECONSUMERSECRET"
-HUBSPOT_CLIENT_ID = "0d5b5e4e-5a9d-4b0c-8e47-000000000001"
-HUBSPOT_CLIENT_SECRET = "sandbox-hubspot-client-secret"
+# The default client of each provider; the demo and the tests use these. The service's
+# settings default to the same clients outside production (config.SANDBOX_CLIENTS).
+GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET = SANDBOX_CLIENTS["google"]
+MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET = SANDBOX_CLIENTS["microsoft"]
+SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET = SANDBOX_CLIENTS["salesforce"]
+HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET = SANDBOX_CLIENTS["hubspot"]
 
 # The user an authorize request approves as when it names none.
 DEFAULT_SUBJECTS = {

@@ -15,13 +15,17 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from . import salesforce_admin, salesforce_query as query, salesforce_sobjects as sobjects
+from . import salesforce_admin
+from . import salesforce_query as query
+from . import salesforce_sobjects as sobjects
 from .core import SandboxState
 from .oauth import bearer_subject
 from .oauth_providers import SALESFORCE_ORG_ID
 from .salesforce_common import SfError, not_found, now_seconds
 from .salesforce_outbound import flush
-from .salesforce_sobjects import Ctx, json_response as _json, only as _only
+from .salesforce_sobjects import Ctx
+from .salesforce_sobjects import json_response as _json
+from .salesforce_sobjects import only as _only
 from .salesforce_store import Org
 
 PROVIDER = "salesforce"

@@ -15,7 +15,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from .salesforce_common import fmt_soap_datetime, new_id
-from .salesforce_store import OutboundAction, Org
+from .salesforce_store import Org, OutboundAction
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 SOAP_VERSION = "62.0"

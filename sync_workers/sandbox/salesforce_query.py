@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from .salesforce_common import (SfError, fmt_datetime, new_id, normalize_id, parse_datetime,
-                                sobject_of_id)
+from .salesforce_common import (
+    SfError,
+    fmt_datetime,
+    new_id,
+    normalize_id,
+    parse_datetime,
+    sobject_of_id,
+)
 from .salesforce_schema import ID_TYPES, STRING_TYPES, to_json
 from .salesforce_soql import MAX_OFFSET, Cond, Engine, Literal, Path, error, parse
 

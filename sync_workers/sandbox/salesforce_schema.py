@@ -7,12 +7,11 @@ describe; admins can add custom fields at run time (salesforce_admin.add_custom_
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
-from .salesforce_common import (KEY_PREFIXES, SfError, fmt_datetime, parse_date,
-                                parse_datetime)
+from .salesforce_common import KEY_PREFIXES, SfError, fmt_datetime, parse_date, parse_datetime
 
 STRING_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "combobox"}
 ID_TYPES = {"id", "reference"}

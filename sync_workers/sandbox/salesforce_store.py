@@ -16,11 +16,17 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from .oauth_providers import DEFAULT_SUBJECTS
-from .salesforce_common import (SfError, id_key, new_id, normalize_id, not_found,
-                                sobject_of_id, to18)
+from .salesforce_common import SfError, id_key, new_id, normalize_id, not_found, sobject_of_id, to18
 from .salesforce_events import derive_times
-from .salesforce_schema import (STRING_TYPES, FieldDef, SObjectType, coerce,
-                                find_type, standard_schema, to_json)
+from .salesforce_schema import (
+    STRING_TYPES,
+    FieldDef,
+    SObjectType,
+    coerce,
+    find_type,
+    standard_schema,
+    to_json,
+)
 
 INTEGRATION_USER = DEFAULT_SUBJECTS["salesforce"]  # when a token's subject is no user id
 HUMAN_USER = to18("0055g00000Hm4nU")  # "a user in the Salesforce UI" (admin helpers)

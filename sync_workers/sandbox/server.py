@@ -7,35 +7,35 @@ each answers the control API under `/_sandbox/`.
 """
 from __future__ import annotations
 
-import importlib
 import threading
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from . import control, google_calendar, oauth_control, oauth_flow, salesforce
 from .core import SandboxState, provider_app
 
 PROVIDERS = ("google", "salesforce", "microsoft", "hubspot")
 
+# The OAuth authorization server: its endpoints, and its control routes under /_sandbox/oauth.
+_OAUTH = (oauth_flow, oauth_control)
 # provider -> modules whose `register(app, state)` adds routes to that provider's app.
-PROVIDER_MODULES: dict[str, tuple[str, ...]] = {
-    "google": ("oauth", "google_calendar"),
-    "salesforce": ("oauth", "salesforce"),
-    "microsoft": ("oauth",),
-    "hubspot": ("oauth",),
+PROVIDER_MODULES: dict[str, tuple[ModuleType, ...]] = {
+    "google": (*_OAUTH, google_calendar),
+    "salesforce": (*_OAUTH, salesforce),
+    "microsoft": _OAUTH,
+    "hubspot": _OAUTH,
 }
 
 
 def build_apps(state: SandboxState):
-    from .control import register as register_control
-
     apps = {}
     for provider in PROVIDERS:
         app = provider_app(provider, state)
-        for module_name in PROVIDER_MODULES[provider]:
-            module = importlib.import_module(f"{__package__}.{module_name}")
+        for module in PROVIDER_MODULES[provider]:
             module.register(app, state)
-        register_control(app, state)
+        control.register(app, state)
         apps[provider] = app
     return apps
 

@@ -21,7 +21,6 @@ class _RawEvent(Schema):
 
 class GoogleCalendarChanged(_RawEvent):
     channel_id = fields.Str(required=True)
-    calendar_id = fields.Str(load_default="primary")
     resource_state = fields.Str(required=True, validate=validate.OneOf(["exists", "not_exists"]))
     message_number = fields.Int(required=True)
 

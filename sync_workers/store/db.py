@@ -1,14 +1,19 @@
-"""A psycopg2 connection pool per process, made on first use.
+"""A psycopg2 connection pool per process, made on first use, and `transaction()`.
 
 Celery's prefork workers fork after start-up; a pool inherited across a fork would share
 sockets between processes, so the pool is keyed by pid and re-made in the child.
+
+Every repository function takes an optional `tx`: given one, it runs inside the caller's
+transaction (`with transaction() as tx: ...`, so the caller sees where it starts and ends);
+without, it runs in a transaction of its own.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
-from contextlib import contextmanager
-from typing import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Iterator, Protocol, TypeVar
 from urllib.parse import urlparse, urlunparse
 
 import psycopg2
@@ -48,10 +53,80 @@ def connection(url: str | None = None) -> Iterator[psycopg2.extensions.connectio
         pool.putconn(conn, close=broken or conn.closed != 0)
 
 
+class Tx(Protocol):
+    """An open transaction, as repositories use it (a psycopg2 RealDictCursor)."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def execute(self, query: Any, vars: Any = None) -> Any: ...
+    def fetchone(self) -> dict[str, Any] | None: ...
+    def fetchall(self) -> list[dict[str, Any]]: ...
+
+
 @contextmanager
-def cursor(url: str | None = None) -> Iterator[psycopg2.extras.RealDictCursor]:
+def transaction(url: str | None = None, *, lock_timeout: str | None = None,
+                statement_timeout: str | None = None) -> Iterator[Tx]:
+    """One transaction: committed when the block ends, rolled back if it raises.
+
+    The timeouts (PostgreSQL intervals such as "45s") hold for this transaction only.
+    """
     with connection(url) as conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        if lock_timeout is not None:
+            cur.execute("SET LOCAL lock_timeout = %s", (lock_timeout,))
+        if statement_timeout is not None:
+            cur.execute("SET LOCAL statement_timeout = %s", (statement_timeout,))
         yield cur
+
+
+@contextmanager
+def joined(tx: Tx | None) -> Iterator[Tx]:
+    """The caller's transaction, or a new one for this call alone."""
+    if tx is not None:
+        yield tx
+        return
+    with transaction() as own:
+        yield own
+
+
+def cursor(url: str | None = None) -> AbstractContextManager[Tx]:
+    """Raw SQL in one transaction, for tests and scripts; product code calls repositories."""
+    return transaction(url)
+
+
+# --- from rows to records ------------------------------------------------------------------
+
+R = TypeVar("R")
+
+
+def columns(record: type, table: str | None = None) -> str:
+    """The select list of a record whose fields are named like the columns."""
+    prefix = f"{table}." if table else ""
+    return ", ".join(prefix + f.name for f in dataclasses.fields(record))
+
+
+def to_record(cls: type[R], row: dict[str, Any]) -> R:
+    # bytea arrives as a memoryview over the result; a record keeps plain bytes.
+    return cls(**{k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()})
+
+
+def fetch_one(tx: Tx, cls: type[R]) -> R | None:
+    row = tx.fetchone()
+    return to_record(cls, row) if row is not None else None
+
+
+def fetch_all(tx: Tx, cls: type[R]) -> list[R]:
+    return [to_record(cls, row) for row in tx.fetchall()]
+
+
+def fetch_value(tx: Tx) -> Any:
+    """The single column of the row the last statement returned; None when there is none."""
+    row = tx.fetchone()
+    return next(iter(row.values())) if row is not None else None
+
+
+def fetch_column(tx: Tx) -> list[Any]:
+    """The single column of every row the last statement returned."""
+    return [next(iter(row.values())) for row in tx.fetchall()]
 
 
 def close_pools() -> None:

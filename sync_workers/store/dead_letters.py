@@ -1,4 +1,8 @@
-"""The `dead_letters` table: record once, list, show, mark replayed or discarded."""
+"""The `dead_letters` table: record once, list, show, mark replayed or discarded.
+
+`DeadLetter` is what is recorded; reads return `DeadLetterRecord` (the stored row, with its
+id and status) or, for listings, `DeadLetterSummary`.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +11,8 @@ from typing import Any
 
 from psycopg2.extras import Json
 
-from .db import cursor
+from .db import Tx, columns, fetch_all, fetch_one, fetch_value, joined
+from .records import DeadLetterRecord, DeadLetterSummary
 
 STATUSES = ("open", "replayed", "discarded")
 
@@ -30,13 +35,13 @@ class DeadLetter:
     replay_of: int | None = None
 
 
-def record(letter: DeadLetter) -> int | None:
+def record(letter: DeadLetter, *, tx: Tx | None = None) -> int | None:
     """Insert once per task id; a second delivery of the same letter changes nothing.
 
     Returns the new row id, or None when the task id was already recorded.
     """
-    with cursor() as cur:
-        cur.execute(
+    with joined(tx) as tx:
+        tx.execute(
             """INSERT INTO dead_letters (task_id, task_name, queue, args, kwargs, error_type,
                    error_message, traceback, attempts, request_id, account_id,
                    first_failed_at, last_failed_at, replay_of)
@@ -48,57 +53,56 @@ def record(letter: DeadLetter) -> int | None:
                RETURNING id""",
             {**letter.__dict__, "args": Json(letter.args), "kwargs": Json(letter.kwargs)},
         )
-        row = cur.fetchone()
-    return row["id"] if row else None
+        return fetch_value(tx)
 
 
 def list_letters(status: str | None = None, task_name: str | None = None,
-                 limit: int = 100) -> list[dict[str, Any]]:
-    with cursor() as cur:
-        cur.execute(
-            """SELECT id, task_id, task_name, error_type, error_message, attempts, account_id,
-                      request_id, status, first_failed_at, last_failed_at, replayed_task_id
-               FROM dead_letters
-               WHERE (%(status)s IS NULL OR status = %(status)s)
-                 AND (%(task)s IS NULL OR task_name = %(task)s)
-               ORDER BY id DESC LIMIT %(limit)s""",
+                 limit: int = 100, *, tx: Tx | None = None) -> list[DeadLetterSummary]:
+    with joined(tx) as tx:
+        tx.execute(
+            f"""SELECT {columns(DeadLetterSummary)} FROM dead_letters
+                WHERE (%(status)s IS NULL OR status = %(status)s)
+                  AND (%(task)s IS NULL OR task_name = %(task)s)
+                ORDER BY id DESC LIMIT %(limit)s""",
             {"status": status, "task": task_name, "limit": limit},
         )
-        return cur.fetchall()
+        return fetch_all(tx, DeadLetterSummary)
 
 
-def get(letter_id: int) -> dict[str, Any] | None:
-    with cursor() as cur:
-        cur.execute("SELECT * FROM dead_letters WHERE id = %s", (letter_id,))
-        return cur.fetchone()
+def get(letter_id: int, *, tx: Tx | None = None) -> DeadLetterRecord | None:
+    with joined(tx) as tx:
+        tx.execute(f"SELECT {columns(DeadLetterRecord)} FROM dead_letters WHERE id = %s",
+                   (letter_id,))
+        return fetch_one(tx, DeadLetterRecord)
 
 
-def find_by_task_id(task_id: str) -> dict[str, Any] | None:
-    with cursor() as cur:
-        cur.execute("SELECT * FROM dead_letters WHERE task_id = %s", (task_id,))
-        return cur.fetchone()
+def find_by_task_id(task_id: str, *, tx: Tx | None = None) -> DeadLetterRecord | None:
+    with joined(tx) as tx:
+        tx.execute(f"SELECT {columns(DeadLetterRecord)} FROM dead_letters WHERE task_id = %s",
+                   (task_id,))
+        return fetch_one(tx, DeadLetterRecord)
 
 
-def mark_replayed(letter_id: int, new_task_id: str) -> None:
-    with cursor() as cur:
-        cur.execute(
+def mark_replayed(letter_id: int, new_task_id: str, *, tx: Tx | None = None) -> None:
+    with joined(tx) as tx:
+        tx.execute(
             """UPDATE dead_letters SET status = 'replayed', replayed_task_id = %s,
                       replayed_at = now() WHERE id = %s""",
             (new_task_id, letter_id),
         )
 
 
-def discard(letter_id: int, reason: str) -> bool:
-    with cursor() as cur:
-        cur.execute(
+def discard(letter_id: int, reason: str, *, tx: Tx | None = None) -> bool:
+    with joined(tx) as tx:
+        tx.execute(
             """UPDATE dead_letters SET status = 'discarded', discard_reason = %s,
                       discarded_at = now() WHERE id = %s AND status = 'open'""",
             (reason, letter_id),
         )
-        return cur.rowcount == 1
+        return tx.rowcount == 1
 
 
-def count_open() -> int:
-    with cursor() as cur:
-        cur.execute("SELECT count(*) AS n FROM dead_letters WHERE status = 'open'")
-        return cur.fetchone()["n"]
+def count_open(*, tx: Tx | None = None) -> int:
+    with joined(tx) as tx:
+        tx.execute("SELECT count(*) AS n FROM dead_letters WHERE status = 'open'")
+        return fetch_value(tx)

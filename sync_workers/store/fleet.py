@@ -12,7 +12,7 @@ from datetime import datetime
 from ..config import get_settings
 from ..dispatch import QUEUES
 from ..reliability.locks import redis_client
-from .db import cursor
+from .db import fetch_all, fetch_value, transaction
 
 # Kombu keeps a Redis queue as one list per priority step ("reconcile", and
 # "reconcile\x06\x163" ... for priorities 3, 6, 9); the depth is their sum.
@@ -49,22 +49,21 @@ class FleetState:
 
 
 def read_fleet(database_url: str | None = None) -> FleetState:
-    with cursor(database_url) as cur:
-        cur.execute("SET LOCAL statement_timeout = '2s'")
-        cur.execute("""SELECT provider, status, count(*) AS n FROM accounts
-                       GROUP BY provider, status ORDER BY provider, status""")
-        accounts = tuple(AccountCount(**row) for row in cur.fetchall())
-        cur.execute("SELECT status, count(*) AS n FROM sync_links GROUP BY status ORDER BY status")
-        links = {row["status"]: row["n"] for row in cur.fetchall()}
-        cur.execute("SELECT count(*) AS n FROM dead_letters WHERE status = 'open'")
-        open_letters = cur.fetchone()["n"]
-        cur.execute("""SELECT account_id, count(*) AS n FROM parked_tasks
-                       WHERE status = 'parked' GROUP BY account_id ORDER BY account_id""")
-        parked = {row["account_id"]: row["n"] for row in cur.fetchall()}
-        cur.execute("""SELECT account_id, resource, updated_at,
-                              extract(epoch FROM now() - updated_at)::float AS age_seconds
-                       FROM sync_cursors ORDER BY account_id, resource""")
-        cursors = tuple(CursorAge(**row) for row in cur.fetchall())
+    with transaction(database_url, statement_timeout="2s") as tx:
+        tx.execute("""SELECT provider, status, count(*) AS n FROM accounts
+                      GROUP BY provider, status ORDER BY provider, status""")
+        accounts = tuple(fetch_all(tx, AccountCount))
+        tx.execute("SELECT status, count(*) AS n FROM sync_links GROUP BY status ORDER BY status")
+        links = {row["status"]: row["n"] for row in tx.fetchall()}
+        tx.execute("SELECT count(*) AS n FROM dead_letters WHERE status = 'open'")
+        open_letters = fetch_value(tx)
+        tx.execute("""SELECT account_id, count(*) AS n FROM parked_tasks
+                      WHERE status = 'parked' GROUP BY account_id ORDER BY account_id""")
+        parked = {row["account_id"]: row["n"] for row in tx.fetchall()}
+        tx.execute("""SELECT account_id, resource, updated_at,
+                             extract(epoch FROM now() - updated_at)::float AS age_seconds
+                      FROM sync_cursors ORDER BY account_id, resource""")
+        cursors = tuple(fetch_all(tx, CursorAge))
     return FleetState(accounts, links, open_letters, parked, cursors)
 
 

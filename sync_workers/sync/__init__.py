@@ -3,13 +3,24 @@
 No I/O, no Celery, no HTTP: standard library only.
 """
 from .apply import apply_calendar_patch
-from .contact_block import (ContactCard, parse_contact_block, render_contact_block,
-                            replace_contact_block)
-from .fields import (CALENDAR_KEYS, CANONICAL_FIELDS, CONTACT_FIELDS, CRM_KEYS, EVENT_FIELDS,
-                     SPAN_FIELDS, normalize)
+from .contact_block import (
+                            ContactCard,
+                            parse_contact_block,
+                            render_contact_block,
+                            replace_contact_block,
+)
+from .fields import (
+                            CALENDAR_KEYS,
+                            CANONICAL_FIELDS,
+                            CONTACT_FIELDS,
+                            CRM_KEYS,
+                            EVENT_FIELDS,
+                            SPAN_FIELDS,
+                            normalize,
+)
 from .fingerprint import fingerprint
 from .ids import calendar_event_id_for_crm
-from .models import (Appointment, Attendee, Contact, CrmActivity, CrmSide, Link, TimeSpan)
+from .models import Appointment, Attendee, Contact, CrmActivity, CrmSide, Link, TimeSpan
 from .ownership import DEFAULT_OWNERSHIP, Ownership
 from .plan import Plan, plan
 from .views import activity_view, calendar_view, contact_view, crm_view

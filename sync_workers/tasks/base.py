@@ -13,7 +13,6 @@ A message whose pool process was killed is re-delivered (reject_on_worker_lost);
 from __future__ import annotations
 
 import logging
-
 from datetime import datetime, timezone
 
 import psycopg2
@@ -22,8 +21,14 @@ from celery import Task
 
 from .. import counters
 from ..config import get_settings
-from ..reliability.errors import (AuthRevoked, InvalidInput, Permanent, RateLimited, SyncError,
-                                  Transient)
+from ..reliability.errors import (
+    AuthRevoked,
+    InvalidInput,
+    Permanent,
+    RateLimited,
+    SyncError,
+    Transient,
+)
 from ..reliability.locks import LockBusy, redis_client
 from ..reliability.retry import RetryPolicy, TooLongWait
 from ..sync.errors import InvalidModel

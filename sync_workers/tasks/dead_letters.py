@@ -96,11 +96,10 @@ def replay_letter(letter_id: int, app=None) -> str:
     letter = repo.get(letter_id)
     if letter is None:
         raise LookupError(f"dead letter {letter_id} does not exist")
-    if letter["status"] != "open":
-        raise ValueError(f"dead letter {letter_id} is {letter['status']}, not open")
-    result = dispatch.send(letter["task_name"], letter["kwargs"], app=app, args=letter["args"],
-                           headers={"x_replay_of": letter_id,
-                                    "x_request_id": letter["request_id"]})
+    if letter.status != "open":
+        raise ValueError(f"dead letter {letter_id} is {letter.status}, not open")
+    result = dispatch.send(letter.task_name, letter.kwargs, app=app, args=letter.args,
+                           headers={"x_replay_of": letter_id, "x_request_id": letter.request_id})
     repo.mark_replayed(letter_id, result.id)
     return result.id
 

@@ -13,7 +13,7 @@ from ..auth.grants import alert_reauth_required
 from ..engine.lifecycle import schedule_reconciliation
 from ..reliability.errors import AuthRevoked
 from ..store import accounts as repo
-from ..store.db import cursor
+from ..store.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -23,15 +23,15 @@ def park_task(task, exc: AuthRevoked, args, kwargs) -> None:
     account_id = exc.account_id if exc.account_id is not None else kwargs.get("account_id")
     request = task.request
     parked_now = status = None
-    with cursor() as cur:
+    with transaction() as tx:
         if account_id is not None:
             if not isinstance(exc, AccountParked):
                 # An adapter found the grant gone: the account is parked from now on too.
-                parked_now = repo.mark_reauth_required(cur, account_id, exc.reason)
-            status = repo.status_for_share(cur, account_id)  # waits for a reconnect in flight
-        row_id = repo.park(cur, task_id=request.id, task_name=task.name,
+                parked_now = repo.mark_reauth_required(account_id, exc.reason, tx=tx)
+            status = repo.status_for_share(account_id, tx=tx)  # waits for a reconnect in flight
+        row_id = repo.park(task_id=request.id, task_name=task.name,
                            args=list(args or ()), kwargs=kwargs, account_id=account_id,
-                           reason=exc.reason, request_id=request.get("x_request_id"))
+                           reason=exc.reason, request_id=request.get("x_request_id"), tx=tx)
     if parked_now:
         alert_reauth_required(account_id, parked_now, exc.reason)
     log.warning("task parked", extra={"account_id": account_id, "reason": exc.reason,

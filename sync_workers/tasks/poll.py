@@ -14,19 +14,9 @@ from beat_schedule import POLL_SLOT_SECONDS, POLL_SLOTS
 
 from .. import dispatch
 from ..engine import changes
-from ..providers.registry import is_calendar, is_crm
 from ..store import accounts
 from .base import ReliableTask
-from ..reliability.errors import InvalidInput
 from .dead_letters import dead_letter_rejected_event
-
-
-def resources_of(provider: str) -> list[str]:
-    if is_calendar(provider):
-        return [changes.CALENDAR_RESOURCE]
-    if is_crm(provider):
-        return [changes.CRM_RESOURCE]
-    return []
 
 
 def slot_of(account_id: int) -> int:
@@ -44,10 +34,10 @@ def poll_all_accounts(self, all_now: bool = False) -> int:
     slot = current_slot()
     sent = 0
     for account in accounts.list_all(status="active"):
-        if not all_now and slot_of(account["id"]) != slot:
+        if not all_now and slot_of(account.id) != slot:
             continue
-        for resource in resources_of(account["provider"]):
-            dispatch.send(dispatch.POLL_ACCOUNT, {"account_id": account["id"], "resource": resource},
+        for resource in changes.resources_of(account.provider):
+            dispatch.send(dispatch.POLL_ACCOUNT, {"account_id": account.id, "resource": resource},
                           expires=POLL_SLOT_SECONDS)
             sent += 1
     return sent
@@ -55,11 +45,6 @@ def poll_all_accounts(self, all_now: bool = False) -> int:
 
 @shared_task(base=ReliableTask, bind=True, name=dispatch.POLL_ACCOUNT.name)
 def poll_account(self, account_id: int, resource: str) -> dict:
-    if resource == changes.CALENDAR_RESOURCE:
-        summary = changes.sync_calendar(account_id, on_rejected=dead_letter_rejected_event)
-    elif resource == changes.CRM_RESOURCE:
-        summary = changes.sync_crm(account_id)
-    else:
-        raise InvalidInput(f"unknown poll resource {resource!r}")
+    summary = changes.poll(account_id, resource, on_rejected=dead_letter_rejected_event)
     return {"listed": summary.listed, "queued": summary.queued,
             "full_resync": summary.full_resync}

@@ -13,8 +13,8 @@ import time
 from celery import shared_task
 
 from sync_workers.logging import register_secret
-from sync_workers.reliability.http import ProviderHttp
 from sync_workers.reliability.errors import Permanent, Transient
+from sync_workers.reliability.http import ProviderHttp
 from sync_workers.reliability.locks import redis_client
 from sync_workers.tasks.base import ReliableTask
 
@@ -127,8 +127,8 @@ class _DiesAfterFirstUpsert:
 def reconcile_dying_after_crm_write(self, link_id: int, marker: str):
     """reconcile(link_id) with the real adapters; its first run dies between the CRM write
     and the link update, and the message comes back (reject_on_worker_lost)."""
-    from sync_workers.engine.reconcile import reconcile
     from sync_workers.engine.adapters import crm_of
+    from sync_workers.engine.reconcile import reconcile
     from sync_workers.store import links
 
     _count(marker)

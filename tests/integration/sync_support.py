@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sync_workers.celery_app import app
-from sync_workers.engine.changes import CALENDAR_RESOURCE, CRM_RESOURCE
 from sync_workers.dispatch import RECONCILE_LINK
+from sync_workers.engine.changes import CALENDAR_RESOURCE, CRM_RESOURCE
 from sync_workers.engine.enqueue import enqueue_reconcile
 from sync_workers.sandbox import google_calendar as gcal
 from sync_workers.sandbox import oauth

@@ -11,13 +11,13 @@ import requests
 from click.testing import CliRunner
 
 from sync_workers.auth import get_valid_token
-from sync_workers.sandbox.connect import connect_without_browser
 from sync_workers.auth.links import sign_link, start_url, verify_link
 from sync_workers.cli import main as cli
 from sync_workers.config import get_settings
 from sync_workers.logging import configure_logging
 from sync_workers.receiver import create_app
 from sync_workers.receiver.oauth import STATE_COOKIE
+from sync_workers.sandbox.connect import connect_without_browser
 from sync_workers.store.db import cursor
 from tests.fixtures.accounts import sandbox_settings
 from tests.fixtures.receiver import serving

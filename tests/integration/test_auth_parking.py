@@ -8,11 +8,11 @@ import pytest
 from celery import signals
 
 from sync_workers.auth import get_valid_token
-from sync_workers.sandbox.connect import connect_without_browser
 from sync_workers.auth.links import sign_link, start_url
 from sync_workers.celery_app import app as celery_app
 from sync_workers.receiver import create_app
 from sync_workers.sandbox import oauth
+from sync_workers.sandbox.connect import connect_without_browser
 from sync_workers.sandbox.core import FaultRule
 from sync_workers.store import accounts as accounts_repo
 from sync_workers.store import dead_letters
@@ -67,9 +67,9 @@ def test_revoked_grant_parks_tasks_and_reconnect_schedules_reconciliation(
         wait_for(lambda: finished(session_worker, task_id), what=f"task {task_id} to end")
 
     parked = accounts_repo.parked_tasks(account)
-    assert sorted(p["task_id"] for p in parked) == sorted(t for _, t in sent)
-    assert {p["status"] for p in parked} == {"parked"}
-    assert all("invalid_grant" in p["reason"] for p in parked)
+    assert sorted(p.task_id for p in parked) == sorted(t for _, t in sent)
+    assert {p.status for p in parked} == {"parked"}
+    assert all("invalid_grant" in p.reason for p in parked)
     assert [int(redis_db.get(f"probe:runs:{m}")) for m, _ in sent] == [1, 1, 1]  # no retry
     assert dead_letters.count_open() == 0
     assert len(oauth.refresh_requests(sandbox.state, "google")) == 1
@@ -90,7 +90,7 @@ def test_revoked_grant_parks_tasks_and_reconnect_schedules_reconciliation(
     reconcile = [p for p in published if p[0] == "sync.reconcile_account"]
     assert reconcile == [("sync.reconcile_account", "reconcile", {"account_id": account},
                           answer["reconciliation_task_id"])]
-    assert {(p["status"], p["superseded_by"]) for p in accounts_repo.parked_tasks(account)} \
+    assert {(p.status, p.superseded_by) for p in accounts_repo.parked_tasks(account)} \
         == {("superseded", answer["reconciliation_task_id"])}
     assert account_row(account)["status"] == "active"
     assert get_valid_token(account, settings).provider == "google"

@@ -16,13 +16,13 @@ from sync_workers.auth import (
     get_valid_token,
     invalidate,
 )
-from sync_workers.engine.disconnect import disconnect
-from sync_workers.engine.lifecycle import activate_account
 from sync_workers.auth.crypto import TokenDecryptionError
 from sync_workers.auth.stored import utcnow
 from sync_workers.auth.tokens import rotate_encryption
-from sync_workers.reliability.http import ProviderHttp
+from sync_workers.engine.disconnect import disconnect
+from sync_workers.engine.lifecycle import activate_account
 from sync_workers.reliability.errors import AuthExpired, AuthRevoked, Transient
+from sync_workers.reliability.http import ProviderHttp
 from sync_workers.sandbox import oauth
 from sync_workers.sandbox.core import FaultRule
 from sync_workers.store.db import cursor

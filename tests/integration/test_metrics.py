@@ -84,8 +84,8 @@ def test_worker_and_receiver_expose_every_metric_after_a_sync(
     worker_before = scrape(metrics_worker)
     sandbox.state.log.clear()
     with cursor() as cur:  # both tokens due: the worker refreshes them first
-        accounts_repo.expire_now(cur, pair.calendar_account)
-        accounts_repo.expire_now(cur, pair.crm_account)
+        accounts_repo.expire_now(pair.calendar_account, tx=cur)
+        accounts_repo.expire_now(pair.crm_account, tx=cur)
         cur.execute("""INSERT INTO accounts (provider, external_account_id, owner, status)
                        VALUES ('google', 'parked@example.com', 'o', 'reauth_required')""")
     # One 429 on the first calendar listing: a rate-limit wait the task rides out.

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from sync_workers.engine.disconnect import disconnect
-from sync_workers.sandbox.connect import connect_without_browser
 from sync_workers.auth.links import sign_link, start_url
 from sync_workers.engine.channels import renew_expiring
+from sync_workers.engine.disconnect import disconnect
 from sync_workers.receiver import create_app
 from sync_workers.sandbox import google_calendar as gcal
+from sync_workers.sandbox.connect import connect_without_browser
 from sync_workers.store import endpoints
 from tests.fixtures.accounts import sandbox_settings
 from tests.fixtures.receiver import serving
@@ -38,18 +38,18 @@ def connect_through_the_receiver(sandbox) -> int:
 def test_channel_lifecycle(sandbox, db, redis_db, session_worker):
     account = connect_through_the_receiver(sandbox)
     (first,) = wait_for(lambda: endpoints.active_channels(account), what="a channel on connect")
-    live = sandbox_channels(sandbox)[first["channel_id"]]
+    live = sandbox_channels(sandbox)[first.channel_id]
     assert live["live"] and live["address"].endswith("/webhooks/google/calendar")
-    assert first["expires_at"] > datetime.now(timezone.utc) + timedelta(days=6)
+    assert first.expires_at > datetime.now(timezone.utc) + timedelta(days=6)
 
     assert renew_expiring(now=datetime.now(timezone.utc) + timedelta(days=6, hours=12)) == 1
     (second,) = endpoints.active_channels(account)
-    assert second["channel_id"] != first["channel_id"]
+    assert second.channel_id != first.channel_id
     channels = sandbox_channels(sandbox)
-    assert channels[first["channel_id"]]["stopped"]
-    assert channels[second["channel_id"]]["live"]
+    assert channels[first.channel_id]["stopped"]
+    assert channels[second.channel_id]["live"]
     assert renew_expiring() == 0  # nothing else is due
 
     disconnect(account)
     assert endpoints.active_channels(account) == []
-    assert sandbox_channels(sandbox)[second["channel_id"]]["stopped"]
+    assert sandbox_channels(sandbox)[second.channel_id]["stopped"]

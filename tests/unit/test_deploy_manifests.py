@@ -27,7 +27,7 @@ METRICS_PORT = load_settings({}).metrics_port
 # prometheus-client's multiprocess directory: per process group, empty at start.
 MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 SECRET_NAME = "sync-workers"
-# OAuth clients, read by sync_workers/auth/registry.py outside the Settings object.
+# OAuth clients (settings whose defaults outside production are the sandbox's clients).
 PROVIDER_VARS = {f"SYNC_{p}_CLIENT_{k}" for p in ("GOOGLE", "MICROSOFT", "SALESFORCE", "HUBSPOT")
                  for k in ("ID", "SECRET")}
 KNOWN_SYNC_VARS = {name for name, _ in describe()} | PROVIDER_VARS | {"SYNC_MICROSOFT_TENANT"}

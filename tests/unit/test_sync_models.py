@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sync_workers.sync.errors import InvalidModel
 from sync_workers.sync import Appointment, CrmActivity, Link, TimeSpan
+from sync_workers.sync.errors import InvalidModel
 
 UTC = timezone.utc
 NOON = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)

@@ -1,7 +1,6 @@
 """`sync-workers accounts ...`: connected accounts, connect links, key rotation."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 import click
@@ -14,6 +13,7 @@ from ..engine.disconnect import disconnect as run_disconnect
 from ..reliability.errors import SyncError
 from ..sandbox.connect import ConnectFailed, connect_without_browser
 from ..store import accounts as repo
+from .common import echo_json, echo_json_lines
 
 PROVIDERS = ("google", "microsoft", "salesforce", "hubspot")
 
@@ -33,8 +33,7 @@ def list_accounts(status, provider, as_json) -> None:
     """List accounts (never their tokens)."""
     rows = repo.list_all(status, provider)
     if as_json:
-        for row in rows:
-            click.echo(json.dumps(asdict(row), default=str))
+        echo_json_lines(rows)
         return
     if not rows:
         click.echo("no accounts")
@@ -54,7 +53,7 @@ def show(account_id) -> None:
     details = repo.get(account_id)
     if details is None:
         raise click.ClickException(f"account {account_id} does not exist")
-    click.echo(json.dumps(asdict(details), default=str, indent=2))
+    echo_json(asdict(details))
 
 
 @accounts.command("disconnect")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from typing import Any, Iterator
+from dataclasses import asdict
+from typing import Any, Iterable, Iterator
 
 import click
 import psycopg2
@@ -41,6 +42,12 @@ def age(seconds: float | None) -> str:
 
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, default=str, indent=2))
+
+
+def echo_json_lines(records: Iterable[Any]) -> None:
+    """`--json` listings: one record (a dataclass) per line."""
+    for record in records:
+        click.echo(json.dumps(asdict(record), default=str))
 
 
 def existing_account(account_id: int) -> Account:

@@ -2,13 +2,12 @@
 sides' ids, versions and the latest field changes the sync made."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 import click
 
 from ..store import links
-from .common import echo_json, stores_reachable
+from .common import echo_json, echo_json_lines, stores_reachable
 
 
 @click.group("links", help="Links between calendar events and CRM records: list, show.")
@@ -30,8 +29,7 @@ def links_list(account_id: int | None, link_status: str | None, limit: int,
     with stores_reachable():
         rows = links.listing(account_id, link_status, limit)
     if as_json:
-        for row in rows:
-            click.echo(json.dumps(asdict(row), default=str))
+        echo_json_lines(rows)
         return
     if not rows:
         click.echo("no links")

@@ -2,7 +2,6 @@
 --help; the other groups live beside this module, one file each."""
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict
 
@@ -15,6 +14,7 @@ from ..store.db import ensure_database
 from ..store.migrate import migrate as run_migrations
 from ..tasks.dead_letters import replay_letter
 from . import accounts, demo, ops, sandbox, webhooks
+from .common import echo_json, echo_json_lines
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,8 +63,7 @@ def dlq_list(status, task_name, limit, as_json) -> None:
     """List dead letters, newest first."""
     rows = dead_letters.list_letters(status, task_name, limit)
     if as_json:
-        for row in rows:
-            click.echo(json.dumps(asdict(row), default=str))
+        echo_json_lines(rows)
         return
     if not rows:
         click.echo("no dead letters")
@@ -82,7 +81,7 @@ def dlq_show(letter_id) -> None:
     letter = dead_letters.get(letter_id)
     if letter is None:
         raise click.ClickException(f"dead letter {letter_id} does not exist")
-    click.echo(json.dumps(asdict(letter), default=str, indent=2))
+    echo_json(asdict(letter))
 
 
 @dlq.command("replay")

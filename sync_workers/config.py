@@ -77,6 +77,14 @@ def _text(name: str, raw: str) -> str:
     return raw
 
 
+def _domains(name: str, raw: str) -> tuple[str, ...]:
+    domains = tuple(d.strip().lower().lstrip("@") for d in raw.split(",") if d.strip())
+    bad = [d for d in domains if "." not in d or "@" in d or " " in d]
+    if bad:
+        raise ConfigError(f"{name}: {bad[0]!r} is not a mail domain (e.g. example.com)")
+    return domains
+
+
 # Local default for development and tests only; `sync-workers` refuses it in production.
 DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
 
@@ -124,6 +132,9 @@ class Settings:
     public_url: str
     on_calendar_delete: str
     create_missing_contacts: bool
+    internal_domains: tuple[str, ...]  # besides the owner's: whose addresses are colleagues
+    backfill_days: int  # meetings that ended longer ago are history, never linked
+    horizon_days: int  # meetings starting further ahead are not linked yet
     microsoft_tenant: str
     # OAuth clients: unset outside production, the sandbox's (SANDBOX_CLIENTS); unset in
     # production, empty (the provider registry then refuses to start).
@@ -171,6 +182,9 @@ _SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "public_url": ("http://127.0.0.1:8000", _url("https", "http")),
     "on_calendar_delete": ("cancel", _choice("cancel", "delete")),
     "create_missing_contacts": ("true", _bool),
+    "internal_domains": ("", lambda name, raw: _domains(name, raw) if raw.strip() else ()),
+    "backfill_days": ("30", _int(0, 3650)),
+    "horizon_days": ("365", _int(1, 3650)),
     "microsoft_tenant": ("common", _text),
     **{name: ("", _text) for name in _CLIENT_FIELDS},
     # The worker's Prometheus endpoint (main process); 0 turns it off. One port per worker

@@ -26,7 +26,7 @@ from ..reliability.locks import redis_client
 from . import oauth_http
 from .crypto import cipher_for
 from .grants import store_grant
-from .identity import external_account_id
+from .identity import identify
 from .links import LinkClaims
 from .registry import registry_for
 
@@ -94,16 +94,17 @@ def finish(provider: str, state: str, code: str | None, error: str | None,
     try:
         tokens = oauth_http.exchange_code(config, code, record["verifier"],
                                           record["redirect_uri"])
-        external_id = external_account_id(config, tokens)
+        identity = identify(config, tokens)
     except Transient as exc:
         raise ConnectRejected(502, f"{provider} is unavailable, connect again: {exc.reason}")
     except SyncError as exc:
         raise ConnectRejected(400, f"authorization failed: {exc.reason}")
-    stored = store_grant(provider, external_id, record["owner"], tokens, settings)
+    stored = store_grant(provider, identity.external_id, record["owner"], tokens, settings,
+                         owner_emails=identity.emails)
     log.info("connect finished", extra={"provider": provider, "owner": record["owner"],
                                         "account_id": stored.account_id,
                                         "link_nonce": record["link_nonce"]})
-    return Connected(provider, external_id, record["owner"], stored.account_id,
+    return Connected(provider, identity.external_id, record["owner"], stored.account_id,
                      stored.previous_status)
 
 

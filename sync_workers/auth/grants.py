@@ -31,15 +31,17 @@ class StoredAccount:
 
 
 def store_grant(provider: str, external_account_id: str, owner: str,
-                token_response: Mapping[str, Any],
-                settings: Settings | None = None) -> StoredAccount:
-    """Store a new grant's tokens and make the account active, in one transaction."""
+                token_response: Mapping[str, Any], settings: Settings | None = None, *,
+                owner_emails: tuple[str, ...] = ()) -> StoredAccount:
+    """Store a new grant's tokens and make the account active, in one transaction; the
+    owner's addresses are those of this sign-in (a reconnect refreshes them)."""
     settings = settings or get_settings()
     config = registry_for(settings).get(provider)
     cipher = cipher_for(settings.secret_keys)
     fields = grant_fields(config, token_response)
     with transaction() as tx:
-        account_id, before = repo.activate(provider, external_account_id, owner, tx=tx)
+        account_id, before = repo.activate(provider, external_account_id, owner,
+                                          owner_emails, tx=tx)
         repo.save_tokens(account_id, cipher.encrypt(fields.access_token),
                          cipher.encrypt(fields.refresh_token) if fields.refresh_token else None,
                          fields.expires_at, fields.extras, tx=tx)

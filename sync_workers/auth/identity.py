@@ -1,4 +1,6 @@
-"""Whose consent a token response carries: the provider's stable id of the user or org.
+"""Whose consent a token response carries: the provider's stable id of the user or org,
+and the owner's e-mail addresses where the sign-in names them (never the id: Google's
+`sub` is an opaque number, Microsoft's `oid` a GUID).
 
 The id_token is read without checking its signature: it came straight from the token
 endpoint over TLS in answer to our own request, which OpenID Connect Core 3.1.3.7 accepts
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
@@ -16,13 +19,42 @@ from . import oauth_http
 from .registry import ProviderConfig
 
 
-def external_account_id(config: ProviderConfig, tokens: Mapping[str, Any]) -> str:
+@dataclass(frozen=True)
+class Identity:
+    external_id: str
+    emails: tuple[str, ...] = ()  # lower-case; empty where the provider names none
+
+
+def identify(config: ProviderConfig, tokens: Mapping[str, Any]) -> Identity:
     if config.identity == "id_token":
         claims = _id_token_claims(config, tokens.get("id_token"))
-        for name in config.identity_claims:
-            if claims.get(name):
-                return str(claims[name])
-        raise _missing(config, f"id_token claims {', '.join(config.identity_claims)}")
+        return Identity(_first_claim(config, claims), _emails(config, claims))
+    return Identity(external_account_id(config, tokens))
+
+
+def _first_claim(config: ProviderConfig, claims: Mapping[str, Any]) -> str:
+    for name in config.identity_claims:
+        if claims.get(name):
+            return str(claims[name])
+    raise _missing(config, f"id_token claims {', '.join(config.identity_claims)}")
+
+
+def _emails(config: ProviderConfig, claims: Mapping[str, Any]) -> tuple[str, ...]:
+    """The owner's addresses among the e-mail claims; one Google marks unverified is not
+    the owner's to claim. A sign-in name without an @ (a phone number) is no address."""
+    if claims.get("email_verified") is False:
+        return ()
+    found = []
+    for name in config.email_claims:
+        value = str(claims.get(name) or "").strip().lower()
+        if "@" in value and value not in found:
+            found.append(value)
+    return tuple(found)
+
+
+def external_account_id(config: ProviderConfig, tokens: Mapping[str, Any]) -> str:
+    if config.identity == "id_token":
+        return _first_claim(config, _id_token_claims(config, tokens.get("id_token")))
     if config.identity == "identity_url":  # .../id/<org id>/<user id>
         parts = [p for p in urlsplit(str(tokens.get("id") or "")).path.split("/") if p]
         if len(parts) < 3 or parts[-3] != "id":

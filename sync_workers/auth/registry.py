@@ -48,6 +48,7 @@ class ProviderConfig:
     # "identity_url" (Salesforce's `id` field), or "token_info" (GET identity_url).
     identity: str = "id_token"
     identity_claims: tuple[str, ...] = ("sub",)
+    email_claims: tuple[str, ...] = ()  # id_token claims naming the owner's addresses
     token_info_url: str | None = None  # "{token}" is replaced by the access token
     token_info_fields: tuple[str, ...] = ()  # joined with "/" into the external id
 
@@ -102,16 +103,19 @@ def _providers(s: Settings) -> dict[str, ProviderConfig]:
             # offline: a refresh token; consent: a new one even if the user approved before.
             authorize_params={"access_type": "offline", "prompt": "consent"},
             rotation="never", keep_fields=("scope", "token_type"),
-            api_base_url=s.google_api_url, identity="id_token", identity_claims=("sub",)),
+            api_base_url=s.google_api_url, identity="id_token", identity_claims=("sub",),
+            email_claims=("email",)),
         "microsoft": ProviderConfig(
             "microsoft", *_client("microsoft", s),
             authorize_url=f"{ms_base}/authorize", token_url=f"{ms_base}/token",
-            scopes=("openid", "offline_access",
+            # profile and email: the owner's sign-in name and e-mail in the id_token.
+            scopes=("openid", "profile", "email", "offline_access",
                     "https://graph.microsoft.com/Calendars.ReadWrite"),
             rotation="always", refresh_sends_scope=True, keep_fields=("scope", "token_type"),
             revoked_errors=frozenset({"invalid_grant", "interaction_required"}),
             api_base_url=s.microsoft_graph_url,
-            identity="id_token", identity_claims=("oid", "sub")),
+            identity="id_token", identity_claims=("oid", "sub"),
+            email_claims=("email", "preferred_username")),
         "salesforce": ProviderConfig(
             "salesforce", *_client("salesforce", s),
             authorize_url=f"{sf}/services/oauth2/authorize",

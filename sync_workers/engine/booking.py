@@ -1,4 +1,6 @@
-"""A new appointment with an external attendee is a booking: find (or create) its contact.
+"""A live event with a guest, inside the sync window, is a booking: find (or create) its
+contact. Who a guest is lives in the core (sync/guests.py); the calendar's owner comes from
+the account (its owner's addresses, kept current at every sign-in).
 
 Only here is e-mail used to find a record, once, when the link is born; afterwards the
 link holds the contact's id.
@@ -6,35 +8,52 @@ link holds the contact's id.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 
-from ..config import Settings
+from ..config import Settings, get_settings
 from ..providers.base import CrmProvider
 from ..reliability.locks import held_lock
 from ..store import accounts, idempotency
 from ..sync import Appointment, Attendee, Contact, Link
+from ..sync.guests import CalendarOwner, guests
+from ..sync.window import SyncWindow
 
 log = logging.getLogger(__name__)
 CONTACT_LOCK_WAIT = 5.0  # seconds: another booking's find-or-create takes a call or three
 
 
-def calendar_owner(account_id: int) -> str | None:
-    """The e-mail of the calendar's owner: every other attendee is a guest."""
+def calendar_owner(account_id: int, settings: Settings | None = None) -> CalendarOwner:
+    """Whose calendar this is, and who counts as a colleague (SYNC_INTERNAL_DOMAINS)."""
     account = accounts.get_account(account_id)
-    return account.external_account_id if account else None
+    internal = (settings or get_settings()).internal_domains
+    return CalendarOwner.of(account.owner_emails if account else (), internal)
 
 
-def external_attendee(appointment: Appointment, owner_email: str | None) -> Attendee | None:
-    """The first attendee who is not the calendar's owner."""
-    owner = (owner_email or "").strip().lower()
-    for attendee in appointment.attendees:
-        if attendee.email and attendee.email.strip().lower() != owner:
-            return attendee
-    return None
+def sync_window(settings: Settings | None = None,
+                now: datetime | None = None) -> SyncWindow:
+    settings = settings or get_settings()
+    return SyncWindow.around(now or datetime.now(timezone.utc), settings.backfill_days,
+                             settings.horizon_days)
+
+
+def booking_kind(appointment: Appointment, owner: CalendarOwner,
+                 window: SyncWindow) -> str:
+    """"booking", or why not: "cancelled", "no guest", "outside" (the sync window)."""
+    if not appointment.is_live:
+        return "cancelled"
+    if first_guest(appointment, owner) is None:
+        return "no guest"
+    return "booking" if window.covers(appointment.span) else "outside"
+
+
+def first_guest(appointment: Appointment, owner: CalendarOwner) -> Attendee | None:
+    found = guests(appointment, owner)
+    return found[0] if found else None
 
 
 def booking_contact(crm: CrmProvider, link: Link, appointment: Appointment,
                     settings: Settings) -> Contact | None:
-    attendee = external_attendee(appointment, calendar_owner(link.calendar_account_id))
+    attendee = first_guest(appointment, calendar_owner(link.calendar_account_id, settings))
     if attendee is None:
         return None
     # Two bookings of one new guest, reconciled at once, would each find no contact and

@@ -18,8 +18,10 @@ from ..reliability.errors import InvalidInput
 from ..reliability.locks import held_lock
 from ..store import cursors, links
 from ..sync import Appointment, calendar_event_id_for_crm
+from ..sync.guests import CalendarOwner
+from ..sync.window import SyncWindow
 from .adapters import calendar_of, crm_of
-from .booking import calendar_owner, external_attendee
+from .booking import booking_kind, calendar_owner, sync_window
 from .enqueue import enqueue_reconcile
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class Summary:
     listed: int = 0
     queued: int = 0
     full_resync: bool = False
+    outside_window: int = 0  # bookings left alone: they ended or start outside the window
     rejected: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -77,11 +80,18 @@ def sync_calendar(account_id: int, *, calendar: CalendarProvider | None = None,
             changes = calendar.list_changes(None)
         summary.full_resync = changes.full and cursor is not None
         summary.listed = len(changes.appointments)
-        owner = calendar_owner(account_id)
+        owner, window = calendar_owner(account_id), sync_window()
         for appointment in changes.appointments:
-            link_id = link_for_event(account_id, crm_account_id, appointment, owner)
+            link_id = link_for_event(account_id, crm_account_id, appointment, owner, window)
             if link_id is not None and enqueue_reconcile(link_id, account_id):
                 summary.queued += 1
+            elif link_id is None and booking_kind(appointment, owner, window) == "outside":
+                summary.outside_window += 1
+        if changes.full and summary.outside_window:
+            log.info("events outside the sync window skipped",
+                     extra={"account_id": account_id, "skipped": summary.outside_window,
+                            "earliest_end": window.earliest_end.isoformat(),
+                            "latest_start": window.latest_start.isoformat()})
         if changes.full:
             summary.queued += _queue_vanished(account_id, changes.appointments)
         for event_id, reason in changes.rejected:
@@ -93,14 +103,13 @@ def sync_calendar(account_id: int, *, calendar: CalendarProvider | None = None,
 
 
 def link_for_event(account_id: int, crm_account_id: int | None, appointment: Appointment,
-                   owner_email: str | None) -> int | None:
-    """The link of this event; a new one for a booking (a live event with an external
-    attendee) when the calendar is paired with a CRM."""
+                   owner: CalendarOwner, window: SyncWindow) -> int | None:
+    """The link of this event; a new one for a booking (a live event with a guest, inside
+    the sync window) when the calendar is paired with a CRM."""
     link_id = links.find_by_calendar_event(account_id, appointment.event_id)
-    if link_id is not None or crm_account_id is None or not appointment.is_live:
+    if link_id is not None or crm_account_id is None \
+            or booking_kind(appointment, owner, window) != "booking":
         return link_id
-    if external_attendee(appointment, owner_email) is None:
-        return None
     return links.ensure(account_id, crm_account_id, appointment.event_id, origin="calendar")
 
 
@@ -161,6 +170,8 @@ def _link_for_crm_activity(crm_account_id: int, activity_id: str,
     activity = crm.get_activity(activity_id)
     if activity is None or activity.external_id or not activity.who_id:
         return None  # ours already (it carries a calendar event id), or not a meeting
+    if not sync_window().covers(activity.span):
+        return None  # history, or not yet within the horizon
     calendars = links.calendar_accounts_for(crm_account_id)
     if not calendars:
         return None

@@ -32,10 +32,11 @@ class Activation:
 
 
 def activate_account(provider: str, external_account_id: str, owner: str,
-                     token_response: Mapping[str, Any],
-                     settings: Settings | None = None) -> Activation:
+                     token_response: Mapping[str, Any], settings: Settings | None = None, *,
+                     owner_emails: tuple[str, ...] = ()) -> Activation:
     """Store a new grant and, for a returning account, schedule its reconciliation."""
-    stored = store_grant(provider, external_account_id, owner, token_response, settings)
+    stored = store_grant(provider, external_account_id, owner, token_response, settings,
+                         owner_emails=owner_emails)
     return _activation(stored.account_id, stored.previous_status)
 
 

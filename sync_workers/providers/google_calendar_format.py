@@ -79,12 +79,13 @@ def _replacing(times: dict[str, dict[str, str]]) -> dict[str, dict[str, str | No
 
 def attendees_json(attendees: Sequence[Attendee],
                    details: AttendeeDetails) -> list[dict[str, Any]]:
-    return [_attendee_json(a, details.get(a.email.lower(), {})) for a in attendees]
+    return [_attendee_json(a, details.get((a.email or "").lower(), {})) for a in attendees]
 
 
 def _attendee_json(attendee: Attendee, held: Mapping[str, Any]) -> dict[str, Any]:
     out = {name: held[name] for name in _KEPT_ATTENDEE_FIELDS if name in held}
-    out["email"] = attendee.email
+    if attendee.email:
+        out["email"] = attendee.email
     if attendee.name:
         out["displayName"] = attendee.name
     return out

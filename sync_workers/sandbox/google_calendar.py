@@ -295,12 +295,22 @@ def set_calendar_time_zone(state: SandboxState, subject: str, time_zone: str,
 
 def seed_event(state: SandboxState, subject: str, event_body: dict[str, Any],
                calendar_id: str = "primary") -> dict[str, Any]:
-    """Create an event as the user would in the UI: a server-chosen id, watchers notified."""
+    """Create an event as the user would in the UI: a server-chosen id, watchers notified,
+    and, once there are guests, the organizer listed among the attendees (as Google's UI
+    does: a separate entry with `organizer: true`, `self: true` on their own copy)."""
     with state.lock:
         store, calendar = _calendar(state, subject, calendar_id)
-        record = store.insert(calendar, event_body, {**_USER_AUDIT, "method": "ui.create"},
-                              server_id=True)
+        record = store.insert(calendar, _with_organizer(event_body, calendar.owner),
+                              {**_USER_AUDIT, "method": "ui.create"}, server_id=True)
         return render_event(record, calendar.zone)
+
+
+def _with_organizer(body: dict[str, Any], owner: str) -> dict[str, Any]:
+    attendees = body.get("attendees") or []
+    if not attendees or any(a.get("email", "").lower() == owner.lower() for a in attendees):
+        return body
+    return {**body, "attendees": [{"email": owner, "organizer": True,
+                                   "responseStatus": "accepted"}, *attendees]}
 
 
 def user_edit_event(state: SandboxState, subject: str, event_id: str,

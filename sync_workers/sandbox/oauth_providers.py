@@ -71,12 +71,14 @@ PROFILES: dict[str, Profile] = {
         "google", GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, 3599,
         new_access=lambda: f"ya29.{_rand(96)}", new_refresh=lambda: f"1//0{_rand(72)}",
         new_code=lambda: f"4/0{_rand(48)}", rotation="omit",
-        default_scope="https://www.googleapis.com/auth/calendar.events", max_live_grants=100),
+        default_scope="openid email https://www.googleapis.com/auth/calendar.events",
+        max_live_grants=100),
     "microsoft": Profile(
         "microsoft", MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, 3599,
         new_access=_microsoft_access, new_refresh=lambda: f"0.A{_rand(160)}",
         new_code=lambda: f"0.A{_rand(96)}", rotation="always",
-        default_scope="offline_access https://graph.microsoft.com/Calendars.ReadWrite",
+        default_scope="openid profile email offline_access "
+                      "https://graph.microsoft.com/Calendars.ReadWrite",
         refresh_token_lifetime=90 * 86400),  # sliding: each rotated token lives 90 days
     "salesforce": Profile(
         "salesforce", SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET, 2 * 3600,
@@ -133,7 +135,8 @@ def _google_shape(t: Issued) -> dict[str, Any]:
     body["scope"] = t.scope
     body["token_type"] = "Bearer"
     if "openid" in t.scope.split():
-        body["id_token"] = id_token(t, "https://accounts.google.com")
+        body["id_token"] = id_token(t, "https://accounts.google.com",
+                                    google_claims(t.subject, t.scope.split()))
     return body
 
 
@@ -150,7 +153,8 @@ def _microsoft_shape(t: Issued) -> dict[str, Any]:
     if t.refresh_token:
         body["refresh_token"] = t.refresh_token
     if "openid" in scopes:
-        body["id_token"] = id_token(t, f"{t.issuer}/v2.0")
+        body["id_token"] = id_token(t, f"{t.issuer}/v2.0",
+                                    microsoft_claims(t.subject, t.scope.split()))
     return body
 
 
@@ -182,9 +186,39 @@ _SHAPES = {"google": _google_shape, "microsoft": _microsoft_shape,
            "salesforce": _salesforce_shape, "hubspot": _hubspot_shape}
 
 
-def id_token(t: Issued, issuer: str) -> str:
+def google_claims(subject: str, scopes: list[str]) -> dict[str, Any]:
+    """Google's `sub` is an opaque numeric id, never the e-mail, which comes apart in
+    `email` with the `email` scope (developers.google.com/identity/openid-connect)."""
+    claims: dict[str, Any] = {"sub": str(10 ** 20 + _stable_number(f"google:{subject}")
+                                         % 10 ** 20)}
+    if "email" in scopes:
+        claims.update(email=subject, email_verified=True)
+    return claims
+
+
+def microsoft_claims(subject: str, scopes: list[str]) -> dict[str, Any]:
+    """Microsoft's `oid` is the user's object id (a GUID, the same for every app); `sub` is
+    pairwise per app; the sign-in name `preferred_username` (the UPN, usually the e-mail)
+    needs the `profile` scope, `email` the `email` scope (id token claims reference)."""
+    claims: dict[str, Any] = {
+        "oid": str(uuid.UUID(int=_stable_number(f"microsoft:oid:{subject}") % 2 ** 128)),
+        "sub": base64.urlsafe_b64encode(hashlib.sha256(
+            f"microsoft:sub:{subject}".encode()).digest()).rstrip(b"=").decode(),
+        "tid": "9188040d-6c67-4c5b-b112-36a304b66dad"}
+    if "profile" in scopes:
+        claims["preferred_username"] = subject
+    if "email" in scopes:
+        claims["email"] = subject
+    return claims
+
+
+def _stable_number(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:16], "big")
+
+
+def id_token(t: Issued, issuer: str, identity: dict[str, Any]) -> str:
     """An unsigned-looking JWT with the usual claims; the sandbox does not sign it."""
-    claims = {"iss": issuer, "aud": t.client_id, "sub": t.subject, "email": t.subject,
+    claims = {"iss": issuer, "aud": t.client_id, **identity,
               "iat": int(t.issued_at), "exp": int(t.issued_at) + t.expires_in}
     if t.nonce:
         claims["nonce"] = t.nonce

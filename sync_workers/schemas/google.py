@@ -31,8 +31,12 @@ class _EventTimeSchema(_Lenient):
 
 
 class _AttendeeSchema(_Lenient):
-    email = fields.Str(required=True)
+    email = fields.Str(load_default=None, allow_none=True)  # "if available"
     displayName = fields.Str(allow_none=True)
+    self = fields.Bool(load_default=False)
+    organizer = fields.Bool(load_default=False)
+    resource = fields.Bool(load_default=False)
+    responseStatus = fields.Str(load_default=None, allow_none=True)
 
 
 class _ExtendedPropertiesSchema(_Lenient):
@@ -91,7 +95,9 @@ def load_google_event(data: Any) -> Appointment:
             title=event.get("summary") or "",
             location=event.get("location") or "",
             description=event.get("description") or "",
-            attendees=tuple(Attendee(a["email"], a.get("displayName"))
+            attendees=tuple(Attendee(a["email"], a.get("displayName"), is_self=a["self"],
+                                     organizer=a["organizer"], resource=a["resource"],
+                                     response=a["responseStatus"])
                             for a in event["attendees"]),
             etag=event.get("etag"),
             updated=to_utc(event["updated"], field="updated") if event.get("updated") else None,

@@ -22,24 +22,27 @@ _TOKEN_COLUMNS = """a.id AS account_id, a.provider, a.external_account_id, a.own
 # --- accounts ------------------------------------------------------------------------------
 
 
-def activate(provider: str, external_account_id: str, owner: str, *,
+def activate(provider: str, external_account_id: str, owner: str,
+             owner_emails: tuple[str, ...] = (), *,
              tx: Tx | None = None) -> tuple[int, str | None]:
-    """Create the account or make it active again. Returns (id, status before; None if new)."""
+    """Create the account or make it active again, with the owner's addresses of this
+    sign-in. Returns (id, status before; None if new)."""
     with joined(tx) as tx:
         tx.execute("""SELECT status FROM accounts
                       WHERE provider = %s AND external_account_id = %s FOR UPDATE""",
                    (provider, external_account_id))
         before = fetch_value(tx)
         tx.execute(
-            """INSERT INTO accounts (provider, external_account_id, owner)
-               VALUES (%s, %s, %s)
+            """INSERT INTO accounts (provider, external_account_id, owner, owner_emails)
+               VALUES (%s, %s, %s, %s)
                ON CONFLICT (provider, external_account_id) DO UPDATE
-               SET owner = EXCLUDED.owner, status = 'active', last_error = NULL,
+               SET owner = EXCLUDED.owner, owner_emails = EXCLUDED.owner_emails,
+                   status = 'active', last_error = NULL,
                    updated_at = now(),
                    status_changed_at = CASE WHEN accounts.status = 'active'
                                             THEN accounts.status_changed_at ELSE now() END
                RETURNING id""",
-            (provider, external_account_id, owner))
+            (provider, external_account_id, owner, list(owner_emails)))
         return fetch_value(tx), before
 
 

@@ -21,6 +21,10 @@ class Account:
     status: str  # active | reauth_required | disabled
     last_error: str | None = None
     updated_at: datetime | None = None
+    owner_emails: tuple[str, ...] = ()  # the signed-in owner's addresses (calendars)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "owner_emails", tuple(self.owner_emails or ()))
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,17 @@ def _utc_seconds(value: datetime | date, name: str) -> datetime:
 
 @dataclass(frozen=True)
 class Attendee:
-    email: str
+    """One entry of an event's attendee list. The flags are the provider's own words:
+    `is_self` this entry is the calendar the copy sits in (Google `self`), `organizer`,
+    `resource` a room or equipment; `response` accepted | declined | tentative |
+    needsAction (None: not said). `email` is "if available" (Google)."""
+
+    email: str | None
     name: str | None = None
+    is_self: bool = False
+    organizer: bool = False
+    resource: bool = False
+    response: str | None = None
 
 
 @dataclass(frozen=True)

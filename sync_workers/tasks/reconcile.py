@@ -5,7 +5,7 @@ from celery import shared_task
 
 from .. import dispatch
 from ..engine import adapters, changes
-from ..engine.booking import calendar_owner
+from ..engine.booking import calendar_owner, sync_window
 from ..engine.enqueue import enqueue_reconcile, reconcile_started
 from ..engine.reconcile import reconcile
 from ..providers.registry import is_calendar
@@ -27,7 +27,7 @@ def reconcile_calendar_event(self, account_id: int, event_id: str) -> str:
     if appointment is None:
         return "gone"
     link_id = changes.link_for_event(account_id, links.crm_account_for(account_id), appointment,
-                                     calendar_owner(account_id))
+                                     calendar_owner(account_id), sync_window())
     if link_id is None:
         return "not a booking"
     return reconcile(link_id, task_id=self.request.id).result

@@ -33,7 +33,9 @@ def control(sandbox, provider: str, method: str, path: str, **kw) -> requests.Re
 
 
 def test_google_refresh_omits_refresh_token_and_the_old_one_keeps_working(sandbox):
-    grant = oauth.mint_grant(sandbox.state, "google", "u@example.com")
+    # Without openid: a grant with it also gets an id_token on refresh (OIDC Core 12.2).
+    grant = oauth.mint_grant(sandbox.state, "google", "u@example.com",
+                             scope="https://www.googleapis.com/auth/calendar.events")
 
     first = refresh(sandbox, "google", grant["refresh_token"])
     second = refresh(sandbox, "google", grant["refresh_token"])
@@ -47,7 +49,8 @@ def test_google_refresh_omits_refresh_token_and_the_old_one_keeps_working(sandbo
 
 
 def test_microsoft_rotates_and_the_previous_refresh_token_still_works(sandbox):
-    grant = oauth.mint_grant(sandbox.state, "microsoft", "u@example.com")
+    grant = oauth.mint_grant(sandbox.state, "microsoft", "u@example.com",
+                             scope="offline_access https://graph.microsoft.com/Calendars.ReadWrite")
 
     rotated = refresh(sandbox, "microsoft", grant["refresh_token"]).json()
     old_again = refresh(sandbox, "microsoft", grant["refresh_token"])

@@ -12,9 +12,8 @@ from typing import Any
 import click
 import redis
 
-from ..engine import changes
+from ..engine import changes, pairing
 from ..engine.reconcile import reconcile
-from ..providers.registry import is_calendar, is_crm
 from ..reliability.errors import SyncError
 from ..store import fleet, links
 from ..tasks.dead_letters import dead_letter_rejected_event
@@ -153,22 +152,26 @@ def poll_now(account_id: int, resource: str | None) -> None:
               help="Id of the calendar account (e.g. Google).")
 @click.option("--crm", "crm_account", type=int, required=True,
               help="Id of the CRM account (e.g. Salesforce) its bookings go to.")
-def pair(calendar_account: int, crm_account: int) -> None:
-    """Pair a calendar account with a CRM account, so bookings in the calendar sync to
-    that CRM (a calendar pairs with one CRM; pairing again replaces it)."""
+@click.option("--crm-user", "crm_user", metavar="USER_ID",
+              help="The rep's user in the CRM (Salesforce: the 005... id). Default: the "
+                   "active CRM user with the calendar owner's e-mail.")
+def pair(calendar_account: int, crm_account: int, crm_user: str | None) -> None:
+    """Pair a calendar account with a CRM account and the rep's user there: bookings in
+    the calendar sync to that CRM, owned by the rep, and the rep's meetings made in the
+    CRM reach this calendar (nobody else's do). A calendar pairs with one CRM; pairing
+    again replaces it. Refused when no CRM user matches: name one with --crm-user."""
     with stores_reachable():
-        calendar, crm = existing_account(calendar_account), existing_account(crm_account)
-        if not is_calendar(calendar.provider):
-            raise click.ClickException(f"account {calendar_account} is a {calendar.provider} "
-                                       f"account, not a calendar")
-        if not is_crm(crm.provider):
-            raise click.ClickException(f"account {crm_account} is a {crm.provider} "
-                                       f"account, not a CRM")
-        before = links.crm_account_for(calendar_account)
-        links.pair(calendar_account, crm_account)
-    replaced = f" (was CRM account {before})" if before not in (None, crm_account) else ""
-    click.echo(f"paired calendar account {calendar_account} ({calendar.provider}) with "
-               f"CRM account {crm_account} ({crm.provider}){replaced}")
+        existing_account(calendar_account), existing_account(crm_account)
+        try:
+            made = pairing.pair(calendar_account, crm_account, crm_user)
+        except (pairing.PairingRefused, SyncError) as exc:
+            raise click.ClickException(str(getattr(exc, "reason", exc))) from None
+    replaced = f" (was CRM account {made.replaced_crm_account})" \
+        if made.replaced_crm_account else ""
+    user = made.crm_user
+    click.echo(f"paired calendar account {calendar_account} ({made.calendar_provider}) with "
+               f"CRM account {crm_account} ({made.crm_provider}), as {made.crm_provider} user "
+               f"{user.id} ({user.name or '-'}, {user.email or 'no e-mail'}){replaced}")
 
 
 OPERATOR_COMMANDS = (status, links_group, reconcile_now, poll_now, pair)

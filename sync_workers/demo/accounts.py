@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from ..auth.links import sign_link, start_url
 from ..config import get_settings
+from ..engine import pairing
 from ..sandbox.connect import connect_without_browser
 from ..store import accounts as repo
-from ..store import endpoints, links
+from ..store import endpoints
 from .sandbox_client import SandboxClient
 
 DEMO_OWNER = "sync-workers demo"
@@ -63,8 +64,12 @@ def has_push_channel(account_id: int) -> bool:
     return bool(endpoints.active_channels(account_id))
 
 
-def pair(calendar_account: int, crm_account: int) -> None:
-    links.pair(calendar_account, crm_account)
+def pair(sandbox: SandboxClient, calendar_account: int, crm_account: int,
+         rep_email: str) -> str:
+    """The rep is a user of the org (added in the sandbox's Setup); `sync-workers pair`
+    finds them by the calendar owner's e-mail. Returns the rep's Salesforce User id."""
+    sandbox.add_salesforce_user(rep_email, "Demo", "Rep")
+    return pairing.pair(calendar_account, crm_account).crm_user.id
 
 
 def register_outbound_messages(sandbox: SandboxClient, crm_account: int,

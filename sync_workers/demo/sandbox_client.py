@@ -55,6 +55,12 @@ class SandboxClient:
         self._call("PATCH", f"{self.salesforce}/_sandbox/salesforce/records/{sobject}/"
                             f"{record_id}", json={"fields": fields})
 
+    def add_salesforce_user(self, email: str, first_name: str, last_name: str) -> str:
+        """A user of the org, as its admin adds one in Setup; returns the User id."""
+        return self._call("POST", f"{self.salesforce}/_sandbox/salesforce/users",
+                          json={"email": email, "first_name": first_name,
+                                "last_name": last_name})["id"]
+
     def crm_event_for(self, calendar_event_id: str) -> dict[str, Any] | None:
         found = [e for e in self.records("Event")
                  if e.get("Calendar_Event_Id__c") == calendar_event_id]

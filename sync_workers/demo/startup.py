@@ -125,15 +125,16 @@ class Startup:
             raise SetupFailed("the worker opened no push channel for the Google account "
                               f"(see {self.opts.log_dir}/worker.log)")
         n.ok()
-        n.detail(f"Google account {calendar_account} ({google['external_account_id']}), "
+        n.detail(f"Google account {calendar_account} ({google_user}), "
                  f"push channel to {receiver}/webhooks/google/calendar\n"
                  f"Salesforce account {crm_account} ({crm['external_account_id']})")
 
         n.step("pair them; Salesforce Outbound Messages to the receiver")
-        demo_accounts.pair(calendar_account, crm_account)
+        rep = demo_accounts.pair(sandbox, calendar_account, crm_account, google_user)
         endpoint = demo_accounts.register_outbound_messages(sandbox, crm_account, receiver)
         n.ok()
-        n.detail(f"calendar account {calendar_account} <-> CRM account {crm_account}\n"
+        n.detail(f"calendar account {calendar_account} <-> CRM account {crm_account}, "
+                 f"as Salesforce user {rep} (found by {google_user})\n"
                  f"Outbound Messages post to {receiver}/webhooks/salesforce/{endpoint}/<secret>")
         return demo_accounts.DemoAccounts(google_user, calendar_account, crm_account)
 

@@ -172,9 +172,11 @@ def _link_for_crm_activity(crm_account_id: int, activity_id: str,
         return None  # ours already (it carries a calendar event id), or not a meeting
     if not sync_window().covers(activity.span):
         return None  # history, or not yet within the horizon
-    calendars = links.calendar_accounts_for(crm_account_id)
-    if not calendars:
+    # A CRM meeting reaches only the calendar of the rep who owns it; a meeting of a user
+    # with no paired calendar (a colleague's, a private one) is never read into one.
+    calendar = links.calendar_of_crm_user(crm_account_id, activity.owner_id) \
+        if activity.owner_id else None
+    if calendar is None:
         return None
-    # One calendar per CRM account receives meetings made in the CRM (the first paired).
-    return links.ensure(calendars[0], crm_account_id, calendar_event_id_for_crm(activity.id),
+    return links.ensure(calendar, crm_account_id, calendar_event_id_for_crm(activity.id),
                         origin="crm", crm_event_id=activity.id)

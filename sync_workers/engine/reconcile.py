@@ -122,6 +122,9 @@ def _apply(planned: Plan, link: Link, appointment: Appointment | None, side: Crm
     crm_before = crm_view(activity, side.contact) if activity else {}
     if planned.crm_action == "create":
         values = {k: v for k, v in planned.crm_patch.items() if k != "calendar_event_id"}
+        rep = links.crm_user_for(link.calendar_account_id)
+        if rep:  # the rep's meeting, not the integration user's
+            values["owner_id"] = rep
         activity = crm.upsert_activity(link.calendar_event_id, values)
         planned = planned.after_crm_create(activity.id)
     elif planned.crm_action == "update":

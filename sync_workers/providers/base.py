@@ -37,6 +37,15 @@ class CalendarChanges:
 
 
 @dataclass(frozen=True)
+class CrmUser:
+    """A person who can own meetings in the CRM (Salesforce User)."""
+    id: str
+    email: str | None
+    name: str | None
+    active: bool
+
+
+@dataclass(frozen=True)
 class ChannelInfo:
     channel_id: str
     resource_id: str
@@ -103,6 +112,12 @@ class CrmProvider(Protocol):
 
     def get_contact(self, contact_id: str) -> Contact | None:
         """The contact now; a deleted contact comes back with deleted=True or None."""
+
+    def find_users_by_email(self, email: str) -> list[CrmUser]:
+        """The CRM's active users with this e-mail (the calendar's rep, at pairing)."""
+
+    def get_user(self, user_id: str) -> CrmUser | None:
+        """One user, active or not; None if there is none by that id."""
 
     def find_contact_by_email(self, email: str) -> Contact | None:
         """Only when a booking creates a link; e-mail is never a key afterwards."""

@@ -20,7 +20,11 @@ from ..auth import authorized_request
 from ..config import Settings
 from ..reliability.errors import Conflict, InvalidInput, Permanent
 from ..reliability.http import ProviderHttp
-from ..schemas.google import GoogleEventsPage, load_google_event, load_google_events_page
+from ..schemas.google import (
+    GoogleEventsPage,
+    load_google_event,
+    load_google_events_page,
+)
 from ..sync.models import Appointment
 from .base import CalendarChanges, ChannelInfo, CursorExpired
 from .google_calendar_format import AttendeeDetails, insert_body, patch_body

@@ -23,17 +23,24 @@ from urllib.parse import quote
 import requests
 
 from ..config import Settings
-from ..mapping import DescribeCache, FieldMapping, build_payload, load_mapping, max_lengths
+from ..mapping import (
+    DescribeCache,
+    FieldMapping,
+    build_payload,
+    load_mapping,
+    max_lengths,
+)
 from ..reliability.errors import Conflict, Permanent
 from ..reliability.http import ProviderHttp
 from ..schemas.salesforce import (
     EXTERNAL_ID_FIELD,
     load_salesforce_contact,
     load_salesforce_event,
+    load_salesforce_user,
     salesforce_id18,
 )
 from ..sync.models import Contact, CrmActivity
-from .base import CrmChanges
+from .base import CrmChanges, CrmUser
 from .salesforce_api import PROVIDER, SalesforceApi, error_codes, error_fields
 from .salesforce_pacing import ApiPacing
 from .salesforce_query import changes_of, soql_string
@@ -42,6 +49,7 @@ log = logging.getLogger(__name__)
 EVENT, CONTACT = "Event", "Contact"
 CONTACT_KEY_FIELD = "Sync_Contact_Id__c"  # external id holding our idempotency key
 CONTACT_COLUMNS = "Id, FirstName, LastName, Email, IsDeleted, Account.Name"
+USER_COLUMNS = "Id, Email, Name, IsActive"
 FIRST_NAME_LENGTH, LAST_NAME_LENGTH = 40, 80  # the standard Contact fields' lengths
 DESCRIBE_TTL_SECONDS = 600
 # The org's metadata changed under our cached describe: a required field was added, a
@@ -206,6 +214,21 @@ class Salesforce:
         replaced): one structured line each, naming the object and field."""
         log.warning(event, extra={"event": event, "account_id": self.account_id, **fields})
 
+    # --- users --------------------------------------------------------------------------
+
+    def find_users_by_email(self, email: str) -> list[CrmUser]:
+        self.pacing.check()
+        rows = self.api.query(f"SELECT {USER_COLUMNS} FROM User WHERE Email = "
+                              f"{soql_string(email)} AND IsActive = true")
+        return sorted((_user(row) for row in rows), key=lambda user: user.id)
+
+    def get_user(self, user_id: str) -> CrmUser | None:
+        self.pacing.check()
+        record_id = salesforce_id18(user_id, field="user_id")
+        row = next(self.api.query(f"SELECT {USER_COLUMNS} FROM User "
+                                  f"WHERE Id = {soql_string(record_id)}"), None)
+        return _user(row) if row else None
+
     # --- contacts -----------------------------------------------------------------------
 
     def get_contact(self, contact_id: str) -> Contact | None:
@@ -257,6 +280,11 @@ class Salesforce:
                           deleted_activity_ids=events.deleted,
                           deleted_contact_ids=contacts.deleted,
                           newest=max(stamps, default=None))
+
+
+def _user(row: Any) -> CrmUser:
+    user = load_salesforce_user(row)
+    return CrmUser(user["Id"], user.get("Email"), user.get("Name"), user["IsActive"])
 
 
 def _contact_names(name: str | None, email: str) -> tuple[str | None, str]:

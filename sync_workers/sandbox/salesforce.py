@@ -6,7 +6,8 @@ INVALID_SESSION_ID otherwise), counted against the org's rolling 24-hour API all
 it) and dispatched by `_route`. Errors are JSON arrays `[{"message","errorCode",...}]`.
 The org itself (records, save rules, settings) is salesforce_store.Org; SOQL is
 salesforce_soql/salesforce_query; admin helpers and the `/_sandbox/salesforce/...` control
-routes are in salesforce_admin; Outbound Messages in salesforce_outbound.
+routes are in salesforce_admin; Outbound Messages in salesforce_outbound; the identity URL
+(`/id/<org id>/<user id>`, the token response's `id`) in salesforce_identity.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from . import salesforce_admin
+from . import salesforce_admin, salesforce_identity
 from . import salesforce_query as query
 from . import salesforce_sobjects as sobjects
 from .core import SandboxState
@@ -39,13 +40,15 @@ def org_of(state: SandboxState) -> Org:
 
 
 def register(app: Flask, state: SandboxState) -> None:
-    state.on_reset(lambda: state.stores.__setitem__(PROVIDER, Org(SALESFORCE_ORG_ID)))
+    state.on_reset(lambda: state.stores.__setitem__(
+        PROVIDER, Org(SALESFORCE_ORG_ID, now_seconds(state.clock))))
     methods = ["GET", "POST", "PATCH", "DELETE", "PUT"]
     app.add_url_rule("/services/data/", "sf_versions", lambda: _json(_versions()))
     app.add_url_rule("/services/data/<version>", "sf_root",
                      lambda version: _serve(state, version, ""), methods=methods)
     app.add_url_rule("/services/data/<version>/<path:rest>", "sf_api",
                      lambda version, rest: _serve(state, version, rest), methods=methods)
+    salesforce_identity.register(app, state, org_of, VERSIONS)
     salesforce_admin.register_control(app, state)
 
 
@@ -67,6 +70,10 @@ def _serve(state: SandboxState, version: str, rest: str) -> Response:
             org = org_of(state)
             now = now_seconds(state.clock)
             org.purge(now)
+            if not org.acting_user(subject, now)["IsActive"]:
+                # A deactivated user's sessions end (their refresh gives invalid_grant
+                # "inactive user" in Salesforce; the sandbox's token endpoint doesn't know).
+                raise SfError(401, "INVALID_SESSION_ID", "Session expired or invalid")
             usage = _count_call(org, state.clock.time())
             try:
                 resp = _route(Ctx(state, org, api_version, subject, now), rest)

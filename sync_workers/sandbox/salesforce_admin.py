@@ -4,7 +4,12 @@ helpers (taking the SandboxState) and the same as control routes under
 
 "As a user" actions go through the same save rules as the API, move SystemModstamp and
 fire Outbound Messages; `seed` inserts quietly (no outbound message) and may back-date a
-record with `at` so that tests get exact, shared timestamps.
+record with `at` so that tests get exact, shared timestamps. They act as the org's admin
+(salesforce_store.HUMAN_USER) unless another user is named: `create_event_as` is "a
+meeting Bob created in Salesforce", owned by Bob.
+
+Users are an admin's doing too (Setup > Users): `add_user`, `deactivate_user`; the API user
+the sandbox's OAuth grants act as is `integration_user_id(state)`.
 """
 from __future__ import annotations
 
@@ -163,20 +168,87 @@ def api_usage(state: SandboxState) -> tuple[int, int]:
 # --- records --------------------------------------------------------------------------------
 
 def seed(state: SandboxState, sobject: str, fields: dict[str, Any], *,
-         at: datetime | None = None) -> str:
+         at: datetime | None = None, owner_id: str | None = None) -> str:
     """Insert a record directly (save rules apply, no outbound message). `at` back-dates
-    CreatedDate, LastModifiedDate and SystemModstamp (to the second)."""
+    CreatedDate, LastModifiedDate and SystemModstamp (to the second). `owner_id`: the
+    record is that user's (OwnerId and CreatedById), else the admin's."""
     with state.lock:
         now = now_seconds(state.clock)
         stamp = now if at is None else at.replace(microsecond=0)
         if stamp > now:
             raise ValueError("`at` must not be in the sandbox's future")
-        rec = org(state).create(sobject, fields, HUMAN_USER, stamp, notify=False)
+        the_org = org(state)
+        actor = _ui_user(the_org, owner_id) if owner_id else HUMAN_USER
+        body = {**fields, "OwnerId": actor} if owner_id else fields
+        rec = the_org.create(sobject, body, actor, stamp, notify=False)
         return rec["Id"]
 
 
-def create_as_user(state: SandboxState, sobject: str, fields: dict[str, Any]) -> str:
-    return _user_action(state, lambda o, now: o.create(sobject, fields, HUMAN_USER, now))["Id"]
+def create_as_user(state: SandboxState, sobject: str, fields: dict[str, Any], *,
+                   user_id: str | None = None) -> str:
+    """A user creates a record in the Salesforce UI (the admin unless `user_id` names
+    another user, who then owns and created it); workflow fires."""
+    def act(o: Org, now: datetime) -> str:
+        actor = _ui_user(o, user_id) if user_id else HUMAN_USER
+        body = {**fields, "OwnerId": actor} if user_id else fields
+        return o.create(sobject, body, actor, now)["Id"]
+    return _user_action(state, act)
+
+
+def create_event_as(state: SandboxState, owner_id: str, fields: dict[str, Any]) -> str:
+    """An Event `owner_id` created in the Salesforce UI: owned, created and last modified
+    by that user, save rules and workflow (outbound messages) as for any UI save."""
+    return create_as_user(state, "Event", fields, user_id=owner_id)
+
+
+def _ui_user(o: Org, user_id: str) -> str:
+    """The canonical id of a user who can work in the UI (exists and is active)."""
+    user = o.user(user_id)
+    if user is None:
+        raise ValueError(f"no such user: {user_id}")
+    if not user["IsActive"]:
+        raise SfError(400, "INACTIVE_OWNER_OR_USER",
+                      f"operation performed with inactive user [{user['Id']}]", [])
+    return user["Id"]
+
+
+# --- users ----------------------------------------------------------------------------------
+
+def add_user(state: SandboxState, email: str, first_name: str | None = None,
+             last_name: str | None = None, active: bool = True, *,
+             username: str | None = None) -> str:
+    """A new user (the admin adds them in Setup); returns the 18-char 005 id. E-mail
+    addresses need not be unique; the username defaults to the e-mail, with a numeric
+    suffix (`bob@example.com.2`) when taken, and must be unique when given. LastName
+    defaults to the e-mail's local part."""
+    with state.lock:
+        return org(state).add_user(email, first_name, last_name, now_seconds(state.clock),
+                                   active=active, username=username)["Id"]
+
+
+def deactivate_user(state: SandboxState, user_id: str) -> None:
+    """Setup > Users > Edit > Active off: the user stays (users are never deleted) with
+    IsActive false; records can no longer be given to them (INACTIVE_OWNER_OR_USER) and
+    their access tokens stop working (401 INVALID_SESSION_ID, identity URL 403)."""
+    _set_active(state, user_id, False)
+
+
+def reactivate_user(state: SandboxState, user_id: str) -> None:
+    _set_active(state, user_id, True)
+
+
+def _set_active(state: SandboxState, user_id: str, active: bool) -> None:
+    def act(o: Org, now: datetime) -> None:
+        if o.user(user_id) is None:
+            raise ValueError(f"no such user: {user_id}")
+        o.set_user_active(user_id, active, HUMAN_USER, now)
+    _user_action(state, act)
+
+
+def integration_user_id(state: SandboxState) -> str:
+    """The API user the sandbox's OAuth grants act as by default (an active User)."""
+    with state.lock:
+        return org(state).integration_user_id
 
 
 def import_as_user(state: SandboxState, sobject: str, rows: list[dict[str, Any]]) -> list[str]:
@@ -327,10 +399,42 @@ def register_control(app: Flask, state: SandboxState) -> None:
     @route("/records/<sobject>", ["POST"])
     def post_record(sobject):
         b = body()
+        owner = b.get("owner_id")
         if b.get("as_user"):
-            return jsonify(id=create_as_user(state, sobject, b.get("fields", {}))), 201
+            return jsonify(id=create_as_user(state, sobject, b.get("fields", {}),
+                                             user_id=owner)), 201
         at = parse_datetime(b["at"]) if b.get("at") else None
-        return jsonify(id=seed(state, sobject, b.get("fields", {}), at=at)), 201
+        return jsonify(id=seed(state, sobject, b.get("fields", {}), at=at,
+                               owner_id=owner)), 201
+
+    @route("/users", ["GET"])
+    def list_users():
+        return jsonify(records(state, "User"))
+
+    @route("/users", ["POST"])
+    def post_user():
+        b = body()
+        user_id = add_user(state, b["email"], b.get("first_name"), b.get("last_name"),
+                           bool(b.get("active", True)), username=b.get("username"))
+        return jsonify(id=user_id), 201
+
+    @route("/users/integration", ["GET"])
+    def get_integration_user():
+        return jsonify(id=integration_user_id(state))
+
+    @route("/users/<user_id>/deactivate", ["POST"])
+    def post_deactivate(user_id):
+        deactivate_user(state, user_id)
+        return jsonify(ok=True)
+
+    @route("/users/<user_id>/reactivate", ["POST"])
+    def post_reactivate(user_id):
+        reactivate_user(state, user_id)
+        return jsonify(ok=True)
+
+    @route("/events/as/<owner_id>", ["POST"])
+    def post_event_as(owner_id):
+        return jsonify(id=create_event_as(state, owner_id, body().get("fields", {}))), 201
 
     @route("/records/<sobject>/import", ["POST"])
     def post_import(sobject):

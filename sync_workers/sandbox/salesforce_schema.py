@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from .salesforce_common import KEY_PREFIXES, SfError, fmt_datetime, parse_date, parse_datetime
+from .salesforce_common import (
+    KEY_PREFIXES,
+    SfError,
+    fmt_datetime,
+    parse_date,
+    parse_datetime,
+)
 
 STRING_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "combobox"}
 ID_TYPES = {"id", "reference"}
@@ -88,6 +94,12 @@ class SObjectType:
     label: str
     label_plural: str
     fields: list[FieldDef] = field(default_factory=list)
+    # What the calling (integration) user may do with the object over the API; describe
+    # shows it and a refused save answers CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY.
+    createable: bool = True
+    updateable: bool = True
+    deletable: bool = True
+    has_recycle_bin: bool = True  # False: no IsDeleted field, records are never deleted
 
     @property
     def key_prefix(self) -> str:
@@ -111,14 +123,16 @@ class SObjectType:
                 "layouts": f"{base}/describe/layouts", "sobject": base}
 
     def summary(self, version: str) -> dict[str, Any]:
-        return {"activateable": False, "createable": True, "custom": False,
-                "customSetting": False, "deletable": True, "deprecatedAndHidden": False,
+        return {"activateable": False, "createable": self.createable, "custom": False,
+                "customSetting": False, "deletable": self.deletable,
+                "deprecatedAndHidden": False,
                 "feedEnabled": self.name != "Event", "keyPrefix": self.key_prefix,
                 "label": self.label, "labelPlural": self.label_plural, "layoutable": True,
                 "mergeable": self.name in {"Account", "Contact"}, "mruEnabled": True,
                 "name": self.name, "queryable": True, "replicateable": True,
                 "retrieveable": True, "searchable": True, "triggerable": True,
-                "undeletable": True, "updateable": True, "urls": self.urls(version)}
+                "undeletable": self.deletable and self.has_recycle_bin,
+                "updateable": self.updateable, "urls": self.urls(version)}
 
     def describe(self, version: str) -> dict[str, Any]:
         out = self.summary(version)
@@ -242,8 +256,48 @@ def event_type() -> SObjectType:
     ])
 
 
+def user_type() -> SObjectType:
+    """The User object, read-only for the API user (as for a user without "Manage Users"):
+    records come from the admin helpers (salesforce_admin.add_user). Field names, types and
+    lengths follow the Field Reference for User (https://developer.salesforce.com/docs/atlas.
+    en-us.234.0.sfFieldRef.meta/sfFieldRef/salesforce_field_reference_User.htm and the Name
+    object's page, salesforce-field-reference-name.html): Username 80, Email 128,
+    FirstName 40, LastName 80, Name 121 (FirstName + LastName), Alias 8, CommunityNickname
+    40, IsActive boolean. Users are never deleted, only deactivated: no IsDeleted field."""
+    def ro(name: str, type: str, label: str, length: int = 0, **kw: Any) -> FieldDef:
+        return FieldDef(name, type, label, length, createable=False, updateable=False, **kw)
+    return SObjectType("User", "User", "Users", [
+        _id(),
+        ro("Username", "string", "Username", 80, nillable=False, unique=True),
+        ro("LastName", "string", "Last Name", 80, nillable=False),
+        ro("FirstName", "string", "First Name", 40),
+        ro("Name", "string", "Full Name", 121, nillable=False, name_field=True),
+        ro("CompanyName", "string", "Company Name", 80),
+        ro("Title", "string", "Title", 80),
+        ro("Phone", "phone", "Phone", 40),
+        ro("Email", "email", "Email", 128, nillable=False),
+        ro("Alias", "string", "Alias", 8, nillable=False),
+        ro("CommunityNickname", "string", "Nickname", 40, nillable=False, unique=True),
+        ro("IsActive", "boolean", "Active", nillable=False, defaulted_on_create=True,
+           default=True),
+        ro("UserType", "picklist", "User Type", 40, nillable=False, defaulted_on_create=True,
+           default="Standard", restricted=True,
+           picklist=("Standard", "PowerPartner", "CsnOnly", "Guest")),
+        ro("TimeZoneSidKey", "picklist", "Time Zone", 40, nillable=False, restricted=True,
+           picklist=("GMT", "Europe/London", "Europe/Paris", "America/New_York",
+                     "America/Los_Angeles")),
+        ro("LocaleSidKey", "picklist", "Locale", 40, nillable=False, restricted=True,
+           picklist=("en_US", "en_GB", "fr_FR", "de_DE")),
+        ro("LanguageLocaleKey", "picklist", "Language", 40, nillable=False, restricted=True,
+           picklist=("en_US", "fr", "de")),
+        ro("EmailEncodingKey", "picklist", "Email Encoding", 40, nillable=False,
+           restricted=True, picklist=("UTF-8", "ISO-8859-1")),
+        *_audit_fields(),
+    ], createable=False, updateable=False, deletable=False, has_recycle_bin=False)
+
+
 def standard_schema() -> dict[str, SObjectType]:
-    return {t.name: t for t in (account_type(), contact_type(), event_type())}
+    return {t.name: t for t in (account_type(), contact_type(), event_type(), user_type())}
 
 
 def find_type(schema: dict[str, SObjectType], name: str) -> SObjectType | None:

@@ -20,8 +20,16 @@ from .salesforce_common import SfError, parse_date, parse_datetime, sobject_of_i
 from .salesforce_schema import FieldDef, SObjectType, find_type
 
 MAX_OFFSET = 2000
-# Fields reachable through a polymorphic lookup (Who, What): those of the "Name" object.
-NAME_FIELDS = ("Id", "Name", "FirstName", "LastName", "Email", "Phone", "Title", "Type")
+# Fields reachable through a polymorphic lookup (Who, What, Event.Owner): those of the
+# "Name" object, with their types (Field Reference, "Name": https://developer.salesforce.
+# com/docs/platform/field-reference/references/field-reference/salesforce-field-reference-
+# name.html lists Alias, Email, FirstName, Id, IsActive, LastName, Name, Phone, Title, Type,
+# Username...). Fields the parent record doesn't have read as null.
+NAME_FIELD_TYPES = {"Id": "id", "Name": "string", "FirstName": "string",
+                    "LastName": "string", "Email": "email", "Phone": "phone",
+                    "Title": "string", "Type": "string", "Alias": "string",
+                    "Username": "string", "IsActive": "boolean"}
+NAME_FIELDS = tuple(NAME_FIELD_TYPES)
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
   | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))
@@ -312,10 +320,9 @@ class Engine:
             name = next((n for n in NAME_FIELDS if n.lower() == parts[1].lower()), None)
             if name is None:
                 raise self._no_column(parts[1], "Name", pos)
-            return Path(FieldDef(name, "id" if name == "Id" else "string", length=255), relation,
-                        None)
+            return Path(FieldDef(name, NAME_FIELD_TYPES[name], length=255), relation, None)
         target = self.org.schema.get(relation.reference_to[0])
-        if target is None:  # lookups to objects the sandbox doesn't model (User)
+        if target is None:  # lookups to objects the sandbox doesn't model (Profile...)
             raise self._no_column(parts[1], relation.reference_to[0], pos)
         return Path(self._field(target, parts[1], pos), relation, target)
 

@@ -6,17 +6,32 @@ are enforced on every save), lookups, unique fields, then the admin's validation
 Every save moves LastModifiedDate and SystemModstamp, even when nothing changed. Deletes go
 to the recycle bin (IsDeleted, still visible to queryAll and the deleted/ resource) and
 cascade as Salesforce does: an Account takes its Contacts and Events, a Contact its Events.
+
+Users: the org starts with two active users, the API user the sandbox's OAuth grants act as
+(INTEGRATION_USER, the default Salesforce subject) and an admin working in the Salesforce
+UI (HUMAN_USER, the author of what the admin helpers seed). A token whose subject is
+another 005 id acts as that user, who is added on first use (a token always belongs to an
+existing user). Users are read-only over the API and never deleted, only deactivated; an
+OwnerId must name an existing, active user.
 Callers hold `state.lock`.
 """
 from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from .oauth_providers import DEFAULT_SUBJECTS
-from .salesforce_common import SfError, id_key, new_id, normalize_id, not_found, sobject_of_id, to18
+from .salesforce_common import (
+    SfError,
+    id_key,
+    new_id,
+    normalize_id,
+    not_found,
+    sobject_of_id,
+    to18,
+)
 from .salesforce_events import derive_times
 from .salesforce_schema import (
     STRING_TYPES,
@@ -30,6 +45,10 @@ from .salesforce_schema import (
 
 INTEGRATION_USER = DEFAULT_SUBJECTS["salesforce"]  # when a token's subject is no user id
 HUMAN_USER = to18("0055g00000Hm4nU")  # "a user in the Salesforce UI" (admin helpers)
+# The API user's e-mail is the default user of the other sandbox providers, so that by
+# default the calendar and the CRM belong to the same person.
+INTEGRATION_EMAIL = DEFAULT_SUBJECTS["google"]
+HUMAN_EMAIL = "admin@example.com"
 RECYCLE_BIN_DAYS = 15
 CASCADES = {"Account": (("Contact", "AccountId"), ("Event", "WhatId")),
             "Contact": (("Event", "WhoId"),)}
@@ -56,7 +75,7 @@ class OutboundAction:
 class Org:
     """Schema, records and settings of the one org the sandbox emulates."""
 
-    def __init__(self, org_id: str) -> None:
+    def __init__(self, org_id: str, now: datetime | None = None) -> None:
         self.org_id = org_id
         self.schema: dict[str, SObjectType] = standard_schema()
         self.records: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in self.schema}
@@ -68,6 +87,91 @@ class Org:
         self.api_calls: deque[float] = deque()
         self.cursors: OrderedDict[str, Any] = OrderedDict()
         self.last_purge: datetime | None = None
+        self.integration_user_id = INTEGRATION_USER
+        # The org's users predate anything a test does (and the 30 days updated/ reaches).
+        created = (now or datetime.now(timezone.utc)).replace(microsecond=0) - \
+            timedelta(days=365)
+        self.add_user(INTEGRATION_EMAIL, "Sandbox", "User", created, user_id=INTEGRATION_USER,
+                      username=INTEGRATION_EMAIL)
+        self.add_user(HUMAN_EMAIL, "Sandbox", "Admin", created, user_id=HUMAN_USER)
+
+    # --- users --------------------------------------------------------------------------
+
+    def add_user(self, email: str, first_name: str | None, last_name: str | None,
+                 now: datetime, *, active: bool = True, user_id: str | None = None,
+                 username: str | None = None, actor: str | None = None) -> dict[str, Any]:
+        """A new User as an admin creates one in Setup. E-mail addresses may repeat
+        (Salesforce allows it), usernames and nicknames may not: a taken username gets a
+        numeric suffix unless `username` is given, which must then be free."""
+        t = self.schema["User"]
+        email = coerce(t.field("Email"), email)
+        if email is None:
+            raise SfError(400, "REQUIRED_FIELD_MISSING", "Required fields are missing: [Email]",
+                          ["Email"])
+        local = email.split("@", 1)[0]
+        last = last_name or local.replace(".", " ").title()
+        taken = {str(r["Username"]).casefold() for r in self.records["User"].values()}
+        if username is not None:
+            username = coerce(t.field("Username"), username)
+            if username.casefold() in taken:
+                raise SfError(400, "DUPLICATE_USERNAME",
+                              f"Duplicate Username.<br>The username already exists in this or "
+                              f"another Salesforce organization. Usernames must be unique "
+                              f"across all Salesforce organizations. {username}", ["Username"])
+        else:
+            username = _free(email, taken, lambda base, n: f"{base}.{n}")
+        nicknames = {str(r["CommunityNickname"]).casefold()
+                     for r in self.records["User"].values()}
+        nickname = _free(local[:40], nicknames, lambda base, n: f"{base[:36]}{n}")
+        by = actor or HUMAN_USER
+        rec: dict[str, Any] = {f.name: f.default if f.defaulted_on_create else None
+                               for f in t.fields}
+        rec.update(
+            Id=normalize_id(user_id) if user_id else new_id(t.key_prefix), Username=username,
+            FirstName=first_name or None, LastName=last, Email=email,
+            Name=" ".join(p for p in (first_name, last) if p),
+            Alias=((first_name or "")[:1] + last.replace(" ", ""))[:8].lower(),
+            CommunityNickname=nickname, IsActive=bool(active), UserType="Standard",
+            TimeZoneSidKey="GMT", LocaleSidKey="en_US", LanguageLocaleKey="en_US",
+            EmailEncodingKey="UTF-8", CreatedDate=now, LastModifiedDate=now,
+            SystemModstamp=now, CreatedById=by, LastModifiedById=by,
+            IsDeleted=False)  # internal: User has no IsDeleted field, users are never deleted
+        if rec["Id"] is None or not rec["Id"].startswith(t.key_prefix):
+            raise ValueError(f"not a User id: {user_id}")
+        if self.get("User", rec["Id"]) is not None:
+            raise ValueError(f"user {rec['Id']} exists")
+        self.records["User"][id_key(rec["Id"])] = rec
+        self.notify("User", rec)
+        return rec
+
+    def user(self, user_id: str) -> dict[str, Any] | None:
+        canonical = normalize_id(user_id)
+        if canonical is None or not canonical.startswith(self.schema["User"].key_prefix):
+            return None
+        return self.get("User", canonical)
+
+    def acting_user(self, subject: str, now: datetime) -> dict[str, Any]:
+        """The User an access token of `subject` acts as: the subject itself when it is a
+        user id (added, active, on first use), else the integration user."""
+        user_id = normalize_id(subject)
+        if user_id is None or not user_id.startswith(self.schema["User"].key_prefix):
+            user_id = self.integration_user_id
+        found = self.user(user_id)
+        if found is None:
+            id15 = user_id[:15]
+            found = self.add_user(f"user.{id15.lower()}@example.com", "Sandbox",
+                                  f"User {id15}", now, user_id=user_id)
+        return found
+
+    def set_user_active(self, user_id: str, active: bool, actor: str,
+                        now: datetime) -> dict[str, Any]:
+        rec = self.user(user_id)
+        if rec is None:
+            raise not_found()
+        rec.update(IsActive=bool(active), LastModifiedDate=now, SystemModstamp=now,
+                   LastModifiedById=actor)
+        self.notify("User", rec)
+        return rec
 
     # --- lookups ----------------------------------------------------------------------
 
@@ -106,6 +210,8 @@ class Org:
     def create(self, sobject: str, body: Any, actor: str, now: datetime, *,
                notify: bool = True) -> dict[str, Any]:
         t = self.type(sobject)
+        if not t.createable:
+            raise _not_allowed("inserted", t)
         changes = parse_body(t, body, creating=True)
         rec = self._blank(t, actor, now)
         rec.update(changes)
@@ -119,6 +225,8 @@ class Org:
                notify: bool = True) -> dict[str, Any]:
         t = self.type(sobject)
         old = self.live(t.name, record_id)
+        if not t.updateable:
+            raise _not_allowed("updated", t)
         changes = parse_body(t, body, creating=False)
         rec = {**old, **changes, "LastModifiedDate": now, "SystemModstamp": now,
                "LastModifiedById": actor}
@@ -131,6 +239,9 @@ class Org:
 
     def delete(self, sobject: str, record_id: str, now: datetime) -> dict[str, Any]:
         t = self.type(sobject)
+        if not t.deletable:  # User: no delete() at all, so the record resource has no DELETE
+            raise SfError(405, "METHOD_NOT_ALLOWED",
+                          "HTTP Method 'DELETE' not allowed. Allowed are HEAD,GET,PATCH")
         rec = self.live(t.name, record_id)
         self._delete_tree(t.name, rec, now, root=rec["Id"])
         return rec
@@ -233,6 +344,19 @@ class Org:
         for f in t.fields:
             if f.type == "reference" and changes.get(f.name) is not None:
                 rec[f.name] = self._reference(f, changes[f.name])
+                if f.name == "OwnerId":
+                    self._check_owner(t, rec[f.name])
+
+    def _check_owner(self, t: SObjectType, owner_id: str) -> None:
+        """A record can't be given to a deactivated user. The error is the one the API
+        gives: INACTIVE_OWNER_OR_USER, "The user or record owner is not active", worded
+        "operation performed with inactive user [005...] as owner of contact" (API error
+        code lists; Marketo Measure's Salesforce error table quotes the message)."""
+        owner = self.user(owner_id)
+        if owner is not None and not owner["IsActive"]:
+            raise SfError(400, "INACTIVE_OWNER_OR_USER",
+                          f"operation performed with inactive user [{owner_id}] as owner of "
+                          f"{t.name.lower()}", [])
 
     def _reference(self, f: FieldDef, value: str) -> str:
         canonical = normalize_id(value)
@@ -283,6 +407,23 @@ class Org:
         for action in self.outbound.values():
             if action.sobject == sobject:
                 self.pending.append((action, dict(rec)))
+
+
+def _not_allowed(verb: str, t: SObjectType) -> SfError:
+    """What a save of an object the user may not create or edit answers (as for a user
+    without "Manage Users" saving a User): CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY, "entity
+    type cannot be inserted: <label>"."""
+    return SfError(400, "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
+                   f"entity type cannot be {verb}: {t.label}", [])
+
+
+def _free(base: str, taken: set[str], variant: Callable[[str, int], str]) -> str:
+    """`base`, or its first variant not in `taken` (compared case-insensitively)."""
+    candidate, n = base, 1
+    while candidate.casefold() in taken:
+        n += 1
+        candidate = variant(base, n)
+    return candidate
 
 
 def _same(f: FieldDef, stored: Any, value: Any) -> bool:

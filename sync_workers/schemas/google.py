@@ -10,7 +10,14 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Mapping
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
 
 from sync_workers.reliability.errors import InvalidInput
 from sync_workers.sync.models import CALENDAR_STATUSES, Appointment, Attendee

@@ -57,6 +57,7 @@ class SalesforceEventSchema(_Lenient):
     Location = fields.Str(allow_none=True)
     Description = fields.Str(allow_none=True)
     WhoId = fields.Str(allow_none=True)
+    OwnerId = fields.Str(allow_none=True)
     SystemModstamp = fields.Str(allow_none=True)
     external_id = fields.Str(allow_none=True, data_key=EXTERNAL_ID_FIELD)
     status = fields.Str(allow_none=True, data_key=STATUS_FIELD,
@@ -74,6 +75,20 @@ class SalesforceContactSchema(_Lenient):
     Email = fields.Str(allow_none=True)
     Account = fields.Nested(_AccountSchema, allow_none=True)  # SOQL `Account.Name`
     IsDeleted = fields.Bool(load_default=False)
+
+
+class SalesforceUserSchema(_Lenient):
+    Id = fields.Str(required=True)
+    Email = fields.Str(allow_none=True)
+    Name = fields.Str(allow_none=True)
+    IsActive = fields.Bool(required=True)
+
+
+def load_salesforce_user(data: Any) -> dict[str, Any]:
+    """A User row (SOQL), its Id in the 18-character form."""
+    user = validated(SalesforceUserSchema(), data, what="salesforce User")
+    with about(f"salesforce User {user['Id']}"):
+        return {**user, "Id": salesforce_id18(user["Id"], field="Id")}
 
 
 class _SObjectSchema(_Lenient):
@@ -99,7 +114,7 @@ def load_salesforce_event(data: Any) -> CrmActivity:
     written before the field existed are live meetings."""
     record = validated(SalesforceEventSchema(), data, what="salesforce Event")
     with about(f"salesforce Event {record['Id']}"):
-        who_id = record.get("WhoId")
+        who_id, owner_id = record.get("WhoId"), record.get("OwnerId")
         modstamp = record.get("SystemModstamp")
         return CrmActivity(
             id=salesforce_id18(record["Id"], field="Id"),
@@ -115,6 +130,7 @@ def load_salesforce_event(data: Any) -> CrmActivity:
             who_id=salesforce_id18(who_id, field="WhoId") if who_id else None,
             status=STATUS_VALUES[record.get("status") or "Scheduled"],
             version=to_utc(modstamp, field="SystemModstamp").isoformat() if modstamp else None,
+            owner_id=salesforce_id18(owner_id, field="OwnerId") if owner_id else None,
         )
 
 

@@ -155,12 +155,33 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def pair(calendar_account_id: int, crm_account_id: int, *, tx: Tx | None = None) -> None:
+def pair(calendar_account_id: int, crm_account_id: int, crm_user_id: str | None = None, *,
+         tx: Tx | None = None) -> None:
+    """The calendar's CRM and the rep's user in it (pairing again replaces both)."""
     with joined(tx) as tx:
-        tx.execute("""INSERT INTO sync_pairs (calendar_account_id, crm_account_id)
-                      VALUES (%s, %s) ON CONFLICT (calendar_account_id)
-                      DO UPDATE SET crm_account_id = EXCLUDED.crm_account_id""",
-                   (calendar_account_id, crm_account_id))
+        tx.execute("""INSERT INTO sync_pairs (calendar_account_id, crm_account_id, crm_user_id)
+                      VALUES (%s, %s, %s) ON CONFLICT (calendar_account_id)
+                      DO UPDATE SET crm_account_id = EXCLUDED.crm_account_id,
+                                    crm_user_id = EXCLUDED.crm_user_id""",
+                   (calendar_account_id, crm_account_id, crm_user_id))
+
+
+def crm_user_for(calendar_account_id: int, *, tx: Tx | None = None) -> str | None:
+    """The CRM user whose calendar this is (None: paired without one)."""
+    with joined(tx) as tx:
+        tx.execute("SELECT crm_user_id FROM sync_pairs WHERE calendar_account_id = %s",
+                   (calendar_account_id,))
+        return fetch_value(tx)
+
+
+def calendar_of_crm_user(crm_account_id: int, crm_user_id: str, *,
+                         tx: Tx | None = None) -> int | None:
+    """The calendar paired with this CRM user (15- or 18-character id), if any."""
+    with joined(tx) as tx:
+        tx.execute("""SELECT calendar_account_id FROM sync_pairs WHERE crm_account_id = %s
+                      AND left(crm_user_id, 15) = left(%s, 15)""",
+                   (crm_account_id, crm_user_id))
+        return fetch_value(tx)
 
 
 def crm_account_for(calendar_account_id: int, *, tx: Tx | None = None) -> int | None:
@@ -168,10 +189,3 @@ def crm_account_for(calendar_account_id: int, *, tx: Tx | None = None) -> int | 
         tx.execute("SELECT crm_account_id FROM sync_pairs WHERE calendar_account_id = %s",
                    (calendar_account_id,))
         return fetch_value(tx)
-
-
-def calendar_accounts_for(crm_account_id: int, *, tx: Tx | None = None) -> list[int]:
-    with joined(tx) as tx:
-        tx.execute("""SELECT calendar_account_id FROM sync_pairs WHERE crm_account_id = %s
-                      ORDER BY calendar_account_id""", (crm_account_id,))
-        return fetch_column(tx)

@@ -11,7 +11,13 @@ from dataclasses import replace
 from typing import Any, Mapping
 
 from .contact_block import ContactCard, replace_contact_block
-from .fields import CALENDAR_KEYS, CANONICAL_FIELDS, CONTACT_FIELDS, SPAN_FIELDS, normalize
+from .fields import (
+    CALENDAR_KEYS,
+    CANONICAL_FIELDS,
+    CONTACT_FIELDS,
+    SPAN_FIELDS,
+    normalize,
+)
 from .models import Appointment, Attendee, Link, TimeSpan
 from .views import calendar_view
 

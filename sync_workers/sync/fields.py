@@ -18,9 +18,9 @@ SPAN_FIELDS = ("start", "end", "all_day")
 
 # Keys that tie the records together (invariant 4). They are planned from the link, never
 # owned: the calendar keeps them in its private extended properties, the CRM in its
-# external-id field and WhoId.
+# external-id field and WhoId. `owner_id` (the rep's CRM user) is set once, at creation.
 CALENDAR_KEYS = ("crm_event_id", "crm_contact_id")
-CRM_KEYS = ("calendar_event_id", "contact_id")
+CRM_KEYS = ("calendar_event_id", "contact_id", "owner_id")
 
 _SPACES = re.compile(r"\s+")
 

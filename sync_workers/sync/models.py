@@ -119,7 +119,8 @@ class Contact:
 @dataclass(frozen=True)
 class CrmActivity:
     """A CRM meeting (Salesforce Event). `external_id` holds the calendar event id,
-    `who_id` the contact, `version` an opaque change marker (Salesforce SystemModstamp)."""
+    `who_id` the contact, `owner_id` the CRM user whose meeting it is (the rep),
+    `version` an opaque change marker (Salesforce SystemModstamp)."""
 
     id: str
     span: TimeSpan
@@ -130,6 +131,7 @@ class CrmActivity:
     who_id: str | None = None
     status: ActivityStatus = "scheduled"
     version: str | None = None
+    owner_id: str | None = None
 
     def __post_init__(self) -> None:
         _check_status("CRM activity", self.status, ACTIVITY_STATUSES)

@@ -15,7 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Mapping
 
-from .fields import CANONICAL_FIELDS, CONTACT_FIELDS, EVENT_FIELDS, SPAN_FIELDS, normalize
+from .fields import (
+    CANONICAL_FIELDS,
+    CONTACT_FIELDS,
+    EVENT_FIELDS,
+    SPAN_FIELDS,
+    normalize,
+)
 from .fingerprint import fingerprint
 from .models import Appointment, CrmActivity, CrmSide, Link
 from .ownership import DEFAULT_OWNERSHIP, Ownership

@@ -35,7 +35,7 @@ class Pair:
     sandbox: Any
     calendar_account: int
     crm_account: int
-
+    rep_user: str  # the rep's Salesforce User id
     @property
     def state(self):
         return self.sandbox.state
@@ -58,6 +58,9 @@ class Pair:
 
     def event(self, event_id: str) -> dict:
         return gcal.raw_event(self.state, REP, event_id)["event"]
+
+    def calendar_events(self) -> list[dict]:
+        return [raw["event"] for raw in gcal.raw_events(self.state, REP)]
 
     def invitations_sent(self, event_id: str) -> list:
         return [w for w in gcal.raw_event(self.state, REP, event_id)["writes"]
@@ -104,10 +107,12 @@ class Pair:
 
 
 def make_pair(sandbox) -> Pair:
+    """The rep's Google calendar paired with the org, as the rep's Salesforce user."""
     calendar_account = connected_account(sandbox, "google", REP)
     crm_account = connected_account(sandbox, "salesforce")
-    links.pair(calendar_account, crm_account)
-    return Pair(sandbox, calendar_account, crm_account)
+    rep_user = sf.add_user(sandbox.state, REP, "Riley", "Rep")
+    links.pair(calendar_account, crm_account, rep_user)
+    return Pair(sandbox, calendar_account, crm_account, rep_user)
 
 
 def link_of(pair: Pair, event_id: str):

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from sync_workers.cli import main as cli
+from sync_workers.sandbox import salesforce_admin as sf
 from sync_workers.store import cursors, dead_letters, links
 from sync_workers.store.db import cursor
 from tests.fixtures.accounts import connected_account
@@ -147,9 +148,11 @@ def test_status_shows_the_whole_fleet(pair, redis_db):
 def test_pair_checks_the_kinds_of_accounts(sandbox, db, redis_db):
     calendar = connected_account(sandbox, "google", "rep2@example.com")
     crm = connected_account(sandbox, "salesforce")
+    rep = sf.add_user(sandbox.state, "rep2@example.com", "Rita", "Rep")
     out = run("pair", "--calendar", calendar, "--crm", crm).stdout
     assert out.strip() == (f"paired calendar account {calendar} (google) with CRM account "
-                           f"{crm} (salesforce)")
+                           f"{crm} (salesforce), as salesforce user {rep} (Rita Rep, "
+                           f"rep2@example.com)")
     assert links.crm_account_for(calendar) == crm
     assert "not a calendar" in run("pair", "--calendar", crm, "--crm", calendar,
                                    exit_code=1).output

@@ -160,9 +160,9 @@ def test_the_same_trigger_three_times_and_out_of_order(pair, redis_db):
 def test_meeting_created_in_crm_gets_a_calendar_event(pair, redis_db):
     contact = sf.create_as_user(pair.state, "Contact", {"LastName": "Babbage",
                                                          "Email": "charles@client.example"})
-    crm_id = sf.create_as_user(pair.state, "Event", {
+    crm_id = sf.create_as_user(pair.state, "Event", {  # the rep's own meeting
         "Subject": "Demo", "WhoId": contact, "StartDateTime": "2027-03-04T10:00:00Z",
-        "EndDateTime": "2027-03-04T11:00:00Z"})
+        "EndDateTime": "2027-03-04T11:00:00Z"}, user_id=pair.rep_user)
     pair.poll("crm")
     settle(redis_db, lambda: (sf.record(pair.state, "Event", crm_id) or {}).get(
         "Calendar_Event_Id__c"), "the calendar event to be created")

@@ -16,7 +16,7 @@ from ..providers.base import CalendarProvider, CrmProvider, CursorExpired
 from ..providers.registry import is_calendar, is_crm
 from ..reliability.errors import InvalidInput
 from ..reliability.locks import held_lock
-from ..store import cursors, links
+from ..store import cursors, links, meetings
 from ..sync import Appointment, calendar_event_id_for_crm
 from ..sync.guests import CalendarOwner
 from ..sync.window import SyncWindow
@@ -105,11 +105,16 @@ def sync_calendar(account_id: int, *, calendar: CalendarProvider | None = None,
 def link_for_event(account_id: int, crm_account_id: int | None, appointment: Appointment,
                    owner: CalendarOwner, window: SyncWindow) -> int | None:
     """The link of this event; a new one for a booking (a live event with a guest, inside
-    the sync window) when the calendar is paired with a CRM."""
+    the sync window) when the calendar is paired with a CRM. A meeting other reps have
+    linked already gets this copy linked to the same CRM meeting (store/meetings.py)."""
     link_id = links.find_by_calendar_event(account_id, appointment.event_id)
     if link_id is not None or crm_account_id is None \
             or booking_kind(appointment, owner, window) != "booking":
         return link_id
+    if appointment.ical_uid:
+        return meetings.link_copy(account_id, crm_account_id, appointment.event_id,
+                                  ical_uid=appointment.ical_uid,
+                                  organizer_copy=appointment.organizer_copy)
     return links.ensure(account_id, crm_account_id, appointment.event_id, origin="calendar")
 
 

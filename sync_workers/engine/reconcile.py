@@ -18,7 +18,7 @@ from ..logging import bind, request_id
 from ..providers.base import CalendarProvider, CrmProvider
 from ..reliability.errors import Conflict, Permanent
 from ..reliability.locks import held_lock
-from ..store import links
+from ..store import links, meetings
 from ..sync import (
     DEFAULT_OWNERSHIP,
     Appointment,
@@ -32,7 +32,8 @@ from ..sync import (
     plan,
 )
 from .adapters import calendar_of, crm_of
-from .booking import booking_contact
+from .booking import booking_contact, calendar_owner
+from .copies import copies_to_tell, settle_copy
 
 log = logging.getLogger(__name__)
 MAX_REPLANS = 3  # a 412 means someone wrote meanwhile: re-read and re-plan, a few times
@@ -70,7 +71,19 @@ def reconcile(link_id: int, *, calendar: CalendarProvider | None = None,
 def _reconcile_once(link_id: int, calendar: CalendarProvider, crm: CrmProvider,
                     settings: Settings, task_id: str | None) -> Outcome:
     link = links.get(link_id)
+    if link.status == "detached":
+        return Outcome(link_id, "converged")  # its rep left the meeting: nothing to do
     appointment = calendar.get_event(link.calendar_event_id)
+    if appointment is not None and appointment.ical_uid and link.ical_uid is None:
+        meetings.adopt_ical_uid(link, appointment.ical_uid)  # a link older than meetings
+        link = links.get(link_id)
+    copy_writes = settle_copy(link, appointment,
+                              calendar_owner(link.calendar_account_id, settings), calendar,
+                              task_id)
+    if copy_writes is not None:
+        log.info("reconciled", extra={"result": "copy", "writes": copy_writes})
+        return Outcome(link_id, "written" if copy_writes else "converged", copy_writes)
+    link = links.get(link_id)  # it may have just become the decider
     activity = _read_activity(crm, link)
     if activity is None and link.crm_contact_id is None and link.calendar_fingerprint is None \
             and appointment is not None and appointment.is_live:
@@ -84,6 +97,8 @@ def _reconcile_once(link_id: int, calendar: CalendarProvider, crm: CrmProvider,
     planned = plan(link, appointment, side, DEFAULT_OWNERSHIP,
                    on_calendar_delete=settings.on_calendar_delete,
                    crm_max_lengths=crm.max_lengths())
+    if appointment is not None and not appointment.organizer_copy:
+        planned = planned.keys_only_on_calendar()  # someone else's meeting: their fields
     if planned.is_noop:
         links.mark_reconciled(link_id)
         log.info("reconciled", extra={"result": "converged", "writes": 0})
@@ -117,6 +132,7 @@ def _apply(planned: Plan, link: Link, appointment: Appointment | None, side: Crm
     """CRM first (a create returns the id the calendar must carry), then the calendar, then
     the link and its audit rows in one transaction."""
     writes = 0
+    crm_created = False
     changes: dict[str, tuple[str, str, Any, Any]] = {}
     activity = side.activity
     crm_before = crm_view(activity, side.contact) if activity else {}
@@ -127,6 +143,7 @@ def _apply(planned: Plan, link: Link, appointment: Appointment | None, side: Crm
             values["owner_id"] = rep
         activity = crm.upsert_activity(link.calendar_event_id, values)
         planned = planned.after_crm_create(activity.id)
+        crm_created = True
     elif planned.crm_action == "update":
         activity = crm.update_activity(activity, planned.crm_patch)
     elif planned.crm_action == "delete":
@@ -152,6 +169,8 @@ def _apply(planned: Plan, link: Link, appointment: Appointment | None, side: Crm
     saved = replace(link, **planned.link_patch, calendar_version=calendar_version,
                     crm_version=activity.version if activity else None)
     links.save(saved, changes, request_id(), task_id)
+    if crm_created:
+        copies_to_tell(saved)
     return writes
 
 

@@ -7,6 +7,11 @@ sync tokens), google_calendar_events (validation, rendering), google_calendar_qu
 (list parameters), google_calendar_push (channels) and google_calendar_errors. The control routes under `/_sandbox/google/` and the
 Python helpers at the bottom act as the user would in Google's UI: server-chosen ids,
 and every change notifies the watch channels like an API write.
+
+One meeting can sit in several users' calendars (google_calendar_store.Meeting): an event
+whose attendees include a sandbox user with a primary calendar puts a copy there (same id
+and iCalUID), and `invite_from_outside` imports an outside organizer's invitation into
+each user's calendar (own id per calendar, one iCalUID). `respond` answers an invitation.
 """
 from __future__ import annotations
 
@@ -28,7 +33,12 @@ from .google_calendar_errors import (
 )
 from .google_calendar_events import EventRecord, render_event, zone_named
 from .google_calendar_query import parse_bool, parse_list_request
-from .google_calendar_store import Calendar, GoogleCalendarStore, install_store, store_of
+from .google_calendar_store import (
+    Calendar,
+    GoogleCalendarStore,
+    install_store,
+    store_of,
+)
 from .oauth import bearer_subject, mint_grant
 
 API = "/calendar/v3"
@@ -262,6 +272,38 @@ def _register_control(app: Flask, state: SandboxState) -> None:
     def control_invitations():
         return _json_response(sent_invitations(state))
 
+    @app.post(f"{user_calendar}/events/<event_id>/response")
+    def control_respond(subject: str, calendar_id: str, event_id: str):
+        answer = (request.get_json(force=True, silent=True) or {}).get("responseStatus")
+        try:
+            return _json_response(respond(state, subject, event_id, answer, calendar_id))
+        except ValueError as exc:
+            return _json_response({"error": str(exc)}, 400)
+
+    @app.post(f"{CONTROL}/outside/invitations")
+    def control_invite_from_outside():
+        body = request.get_json(force=True, silent=True) or {}
+        try:
+            return _json_response(invite_from_outside(
+                state, body.get("organizer"), body.get("attendees") or [],
+                body.get("event") or {}))
+        except ValueError as exc:
+            return _json_response({"error": str(exc)}, 400)
+
+    @app.patch(f"{CONTROL}/outside/invitations/<path:ical_uid>")
+    def control_outside_update(ical_uid: str):
+        try:
+            return _json_response(outside_update(state, ical_uid, _json_body()))
+        except ValueError as exc:
+            return _json_response({"error": str(exc)}, 400)
+
+    @app.delete(f"{CONTROL}/outside/invitations/<path:ical_uid>")
+    def control_outside_cancel(ical_uid: str):
+        try:
+            return _json_response(outside_cancel(state, ical_uid))
+        except ValueError as exc:
+            return _json_response({"error": str(exc)}, 400)
+
 
 # --- Python helpers for in-process tests (the control routes call these) ----------------
 
@@ -329,6 +371,70 @@ def user_delete_event(state: SandboxState, subject: str, event_id: str,
         store, calendar = _calendar(state, subject, calendar_id)
         record = store.delete(calendar, event_id, None, {**_USER_AUDIT, "method": "ui.delete"})
         return render_event(record, calendar.zone)
+
+
+def respond(state: SandboxState, subject: str, event_id: str, response: str,
+            calendar_id: str = "primary") -> dict[str, Any]:
+    """`subject` answers an invitation in their calendar (accepted, declined, tentative,
+    needsAction), as with the buttons in Google's UI. In a Google-organized meeting the
+    answer reaches the organizer's copy and every other copy; in an invitation from
+    outside Google only the user's own copy (the reply goes to the organizer by e-mail).
+    Raises ValueError if `subject` is not among the guests."""
+    with state.lock:
+        store, calendar = _calendar(state, subject, calendar_id)
+        record = store.respond(calendar, store.get(calendar, event_id), response,
+                               {**_USER_AUDIT, "method": "ui.respond"})
+        return render_event(record, calendar.zone)
+
+
+def invite_from_outside(state: SandboxState, organizer_email: str | dict[str, Any],
+                        attendee_subjects: list[str],
+                        body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A meeting organized outside Google (say in Outlook) arrives in each named sandbox
+    user's primary calendar as an imported invitation: a different event id per calendar,
+    one iCalUID (body["iCalUID"], or a new one), the outside organizer, each user's own
+    attendee entry `self` (users missing from body["attendees"] are added to it).
+    `organizer_email` may be an address or {"email", "displayName"}. Returns each user's
+    copy as the API shows it."""
+    organizer = (organizer_email if isinstance(organizer_email, dict)
+                 else {"email": organizer_email})
+    with state.lock:
+        store = store_of(state)
+        copies = store.invite_from_outside(organizer, list(attendee_subjects), body,
+                                           {**_OUTSIDE_AUDIT, "method": "outside.invite"})
+        return {subject: render_event(record, calendar.zone)
+                for subject, (calendar, record) in copies.items()}
+
+
+def outside_update(state: SandboxState, ical_uid: str,
+                   changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The outside organizer changes the meeting (patch semantics on their version): the
+    update reaches every copy (guests added get one, guests taken off see it cancelled).
+    Returns {owner: copy} for every copy."""
+    with state.lock:
+        store = store_of(state)
+        meeting = store.outside_update(ical_uid, changes,
+                                       {**_OUTSIDE_AUDIT, "method": "outside.update"})
+        return _copies_of(store, meeting)
+
+
+def outside_cancel(state: SandboxState, ical_uid: str) -> dict[str, dict[str, Any]]:
+    """The outside organizer cancels the meeting: every copy becomes cancelled."""
+    with state.lock:
+        store = store_of(state)
+        meeting = store.outside_cancel(ical_uid, {**_OUTSIDE_AUDIT, "method": "outside.cancel"})
+        return _copies_of(store, meeting)
+
+
+_OUTSIDE_AUDIT = {"by": "outside", "sendUpdates": None, "sendNotifications": None}
+
+
+def _copies_of(store: GoogleCalendarStore, meeting: Any) -> dict[str, dict[str, Any]]:
+    out = {}
+    for key, event_id in meeting.copies.items():
+        calendar = store.calendars[key]
+        out[calendar.owner] = render_event(calendar.events[event_id], calendar.zone)
+    return out
 
 
 def raw_event(state: SandboxState, subject: str, event_id: str,

@@ -96,3 +96,11 @@ def invalid_credentials() -> GoogleApiError:
     message = f"Request had invalid authentication credentials. {_SEE}"
     return GoogleApiError(401, "authError", "Invalid Credentials", location="Authorization",
                           location_type="header", status="UNAUTHENTICATED", top_message=message)
+
+
+def forbidden_for_non_organizer() -> GoogleApiError:
+    """An attendee's copy may not change what only the organizer sets. Reason and text as
+    real API answers carry them (kewisch/gdata-provider issues #274, #366)."""
+    return GoogleApiError(403, "forbiddenForNonOrganizer",
+                          "Shared properties can only be changed by the organizer of the event.",
+                          domain="calendar")

@@ -337,6 +337,10 @@ class EventRecord:
     sequence: int = 0
     change_seq: int = 0  # position in the store's change order, for sync tokens
     writes: list[dict[str, Any]] = field(default_factory=list)  # audit incl. sendUpdates
+    # (owner, calendar id) of the calendar this copy sits in: `self` flags are per copy.
+    calendar_key: tuple[str, str] = ("", "")
+    meeting: Any = None  # the store's Meeting when this is one of several copies of a meeting
+    removed: bool = False  # an invited user removed this copy from their own calendar
 
     @property
     def status(self) -> str:
@@ -382,16 +386,126 @@ def render_event(record: EventRecord, calendar_zone: ZoneInfo, *, minimal: bool 
         "reminders": copy.deepcopy(values.get("reminders", {"useDefault": True})),
         "eventType": values.get("eventType", "default"),
     }
+    owner, address = record.calendar_key
+    out["organizer"] = _flag_self(out["organizer"], (address,))
+    out["creator"] = _flag_self(out["creator"], (address, owner))
     if "attendees" in out:
-        out["attendees"] = [_mark_self(a, record.organizer["email"]) for a in out["attendees"]]
+        out["attendees"] = [_mark_attendee(a, record.organizer["email"], address)
+                            for a in out["attendees"]]
     for name, default in (("transparency", "opaque"), ("visibility", "default")):
         if out.get(name) == default:  # Google leaves defaults out
             del out[name]
     return {key: out[key] for key in EVENT_KEYS if key in out}
 
 
-def _mark_self(attendee: dict[str, Any], organizer_email: str) -> dict[str, Any]:
-    if attendee["email"].lower() != organizer_email.lower():
-        return attendee
-    return {**attendee, "organizer": True, "self": True}
+def _flag_self(person: dict[str, Any], addresses: tuple[str, ...]) -> dict[str, Any]:
+    """organizer.self / creator.self: "Whether the organizer [creator] corresponds to the
+    calendar on which this copy of the event appears" (discovery document). The creator
+    also counts as self on the owner's secondary calendars, as before copies existed."""
+    person = {k: v for k, v in person.items() if k != "self"}
+    if any(person["email"].lower() == a.lower() for a in addresses if a):
+        person["self"] = True
+    return person
 
+
+def _mark_attendee(attendee: dict[str, Any], organizer_email: str,
+                   address: str) -> dict[str, Any]:
+    """attendees[].organizer marks the organizer's entry; attendees[].self "Whether this
+    entry represents the calendar on which this copy of the event appears" (discovery
+    document), so in an invited user's copy `self` is on their entry, not the organizer's."""
+    email = attendee["email"].lower()
+    out = dict(attendee)
+    if email == organizer_email.lower():
+        out["organizer"] = True
+    if address and email == address.lower():
+        out["self"] = True
+    return out
+
+
+# --- one meeting, several copies --------------------------------------------------------
+# What of an event is the same in every copy and what is each calendar's own. Resting on
+# the discovery document: extendedProperties.private are "private to the copy of the event
+# that appears on this calendar", .shared "shared between copies of the event on other
+# attendees' calendars"; reminders are "for the authenticated user"; source "Can only be
+# seen or modified by the creator of the event". colorId per copy rests on the "Sharing
+# and attendees" guide (an invitee may "change the color it has in their calendar, and add
+# a reminder"). Everything else is treated as the organizer's (transparency and visibility
+# included: unconfirmed either way).
+
+OWN_KEYS = ("colorId", "reminders")
+CREATOR_ONLY = ("source",)
+# Settings only the organizer may change; an attendee's write of one is refused with 403
+# forbiddenForNonOrganizer "Shared properties can only be changed by the organizer of the
+# event." (that reason and text are from real API answers, e.g. kewisch/gdata-provider
+# issues #274/#366, for extendedProperties.shared; the guestsCan* settings are added here).
+SHARED_SETTINGS = ("guestsCanInviteOthers", "guestsCanModify", "guestsCanSeeOtherGuests",
+                   "anyoneCanAddSelf", "privateCopy")
+ANSWER_KEYS = ("responseStatus", "comment", "additionalGuests")  # an attendee's own answer
+
+
+def shared_part(values: dict[str, Any]) -> dict[str, Any]:
+    """The part of an event's values every copy shows alike."""
+    out = {k: copy.deepcopy(v) for k, v in values.items()
+           if k not in OWN_KEYS and k not in CREATOR_ONLY and k != "extendedProperties"}
+    shared = values.get("extendedProperties", {}).get("shared")
+    if shared is not None:
+        out["extendedProperties"] = {"shared": dict(shared)}
+    return out
+
+
+def own_part(values: dict[str, Any]) -> dict[str, Any]:
+    """The part that belongs to one copy (its calendar's)."""
+    out = {k: copy.deepcopy(values[k]) for k in OWN_KEYS if k in values}
+    private = values.get("extendedProperties", {}).get("private")
+    if private is not None:
+        out["extendedProperties"] = {"private": dict(private)}
+    return out
+
+
+def combine(shared: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    out = {**copy.deepcopy(shared), **{k: v for k, v in copy.deepcopy(own).items()
+                                       if k != "extendedProperties"}}
+    props = {**shared.get("extendedProperties", {}), **own.get("extendedProperties", {})}
+    out.pop("extendedProperties", None)
+    if props:
+        out["extendedProperties"] = copy.deepcopy(props)
+    return out
+
+
+def entry_of(values: dict[str, Any], address: str) -> dict[str, Any] | None:
+    for attendee in values.get("attendees", []):
+        if attendee["email"].lower() == address.lower():
+            return attendee
+    return None
+
+
+def without_answer(values: dict[str, Any], address: str) -> dict[str, Any]:
+    """`values` with the answer of `address`'s own attendee entry left out."""
+    out = copy.deepcopy(values)
+    for attendee in out.get("attendees", []):
+        if attendee["email"].lower() == address.lower():
+            for key in ANSWER_KEYS:
+                attendee.pop(key, None)
+    return out
+
+
+def with_answer(values: dict[str, Any], address: str,
+                answer: dict[str, Any]) -> dict[str, Any]:
+    """`values` with `address`'s attendee entry carrying `answer` (ANSWER_KEYS)."""
+    out = copy.deepcopy(values)
+    for attendee in out.get("attendees", []):
+        if attendee["email"].lower() == address.lower():
+            for key in ANSWER_KEYS:
+                attendee.pop(key, None)
+            attendee.update({k: v for k, v in answer.items() if k in ANSWER_KEYS})
+    return out
+
+
+def answer_of(entry: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: entry[k] for k in ANSWER_KEYS if entry and k in entry}
+
+
+def response_status(value: Any) -> str:
+    if value not in _RESPONSE_STATUSES:
+        raise ValueError(f"responseStatus must be one of {', '.join(_RESPONSE_STATUSES)}")
+    return value

@@ -18,7 +18,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .core import SandboxState
-from .google_calendar_errors import GoogleApiError, invalid, not_found, parse_error, required
+from .google_calendar_errors import (
+    GoogleApiError,
+    invalid,
+    not_found,
+    parse_error,
+    required,
+)
 
 MAX_LIFETIME_S = 7 * 24 * 3600  # the default, and the longest Google grants for events
 _CHANNEL_ID = re.compile(r"[A-Za-z0-9\-_+/=]{1,64}")

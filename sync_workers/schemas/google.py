@@ -46,6 +46,11 @@ class _AttendeeSchema(_Lenient):
     responseStatus = fields.Str(load_default=None, allow_none=True)
 
 
+class _OrganizerSchema(_Lenient):
+    email = fields.Str(load_default=None, allow_none=True)
+    self = fields.Bool(load_default=False)
+
+
 class _ExtendedPropertiesSchema(_Lenient):
     private = fields.Dict(keys=fields.Str(), values=fields.Str(), load_default=dict)
 
@@ -62,6 +67,8 @@ class GoogleEventSchema(_Lenient):
     etag = fields.Str(allow_none=True)
     updated = fields.Str(allow_none=True)
     extendedProperties = fields.Nested(_ExtendedPropertiesSchema, load_default=dict)
+    iCalUID = fields.Str(load_default=None, allow_none=True)
+    organizer = fields.Nested(_OrganizerSchema, load_default=dict)
 
     @validates_schema
     def _times_unless_cancelled(self, data: dict[str, Any], **_: Any) -> None:
@@ -109,6 +116,8 @@ def load_google_event(data: Any) -> Appointment:
             etag=event.get("etag"),
             updated=to_utc(event["updated"], field="updated") if event.get("updated") else None,
             crm_refs=event["extendedProperties"].get("private", {}),
+            ical_uid=event.get("iCalUID"),
+            organizer_copy=bool(event["organizer"].get("self")),
         )
 
 

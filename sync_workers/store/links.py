@@ -5,17 +5,24 @@ from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping
 
+import psycopg2.errors
+
+from ..reliability.errors import Conflict
 from ..sync.models import Link
 from .db import Tx, columns, fetch_all, fetch_column, fetch_one, fetch_value, joined
 from .records import LinkChange, LinkDetails, LinkRow, LinkSummary
 
 _LINK_COLUMNS = tuple(f.name for f in dataclass_fields(Link))
+# What a reconcile saves: not the id, and not a copy's place in its meeting, which only
+# store/meetings.py changes (under the meeting's lock).
+_SAVED_COLUMNS = tuple(name for name in _LINK_COLUMNS
+                       if name not in ("link_id", "ical_uid", "role", "organizer_copy"))
 _PROVIDERS = ("calendar_provider", "crm_provider")  # of LinkRow: from the accounts, joined
 _ROW_COLUMNS = ", ".join(f"l.{f.name}" for f in dataclass_fields(LinkRow)
                          if f.name not in _PROVIDERS)
 
 
-def _to_link(row: Mapping[str, Any]) -> Link:
+def to_link(row: Mapping[str, Any]) -> Link:
     return Link(**{name: row["id" if name == "link_id" else name] for name in _LINK_COLUMNS})
 
 
@@ -23,7 +30,7 @@ def get(link_id: int, *, tx: Tx | None = None) -> Link | None:
     with joined(tx) as tx:
         tx.execute("SELECT * FROM sync_links WHERE id = %s", (link_id,))
         row = tx.fetchone()
-    return _to_link(row) if row else None
+    return to_link(row) if row else None
 
 
 def ensure(calendar_account_id: int, crm_account_id: int, calendar_event_id: str, *,
@@ -84,21 +91,26 @@ def for_account(account_id: int, *, tx: Tx | None = None) -> list[Link]:
     with joined(tx) as tx:
         tx.execute("""SELECT * FROM sync_links WHERE calendar_account_id = %s
                       OR crm_account_id = %s ORDER BY id""", (account_id, account_id))
-        return [_to_link(row) for row in tx.fetchall()]
+        return [to_link(row) for row in tx.fetchall()]
 
 
 def save(link: Link, changes: Mapping[str, tuple[str, str, Any, Any]],
          request_id: str | None, task_id: str | None, *, tx: Tx | None = None) -> None:
     """Store the link and, in the same transaction, one sync_log row per changed field.
 
-    `changes`: "side.field" -> (side, action, old, new).
+    `changes`: "side.field" -> (side, action, old, new). A save that another link's keys
+    forbid (two links deciding one CRM event) is a Conflict: re-read and re-plan.
     """
-    values = {name: getattr(link, name) for name in _LINK_COLUMNS if name != "link_id"}
+    values = {name: getattr(link, name) for name in _SAVED_COLUMNS}
     assignments = ", ".join(f"{name} = %({name})s" for name in values)
     with joined(tx) as tx:
-        tx.execute(f"""UPDATE sync_links SET {assignments}, updated_at = now(),
-                       reconciled_at = now() WHERE id = %(link_id)s""",
-                   {**values, "link_id": link.link_id})
+        try:
+            tx.execute(f"""UPDATE sync_links SET {assignments}, updated_at = now(),
+                           reconciled_at = now() WHERE id = %(link_id)s""",
+                       {**values, "link_id": link.link_id})
+        except psycopg2.errors.UniqueViolation as exc:
+            raise Conflict(f"link {link.link_id}: {exc.diag.constraint_name} holds another "
+                           f"link's keys") from None
         for key, (side, action, old, new) in changes.items():
             tx.execute(
                 """INSERT INTO sync_log (link_id, side, action, field, old_value, new_value,

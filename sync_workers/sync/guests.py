@@ -71,3 +71,11 @@ def guests(appointment: Appointment, owner: CalendarOwner) -> tuple[Attendee, ..
             seen.add(email)
             found.append(attendee)
     return tuple(found)
+
+
+def has_left(appointment: Appointment | None, owner: CalendarOwner) -> bool:
+    """The calendar's owner declined their copy of the meeting, or it is gone from their
+    calendar altogether: their decision about their copy, not about the meeting."""
+    if appointment is None:
+        return True
+    return any(owner.is_owner(a) and a.response == "declined" for a in appointment.attendees)

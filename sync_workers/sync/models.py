@@ -15,11 +15,13 @@ from .errors import InvalidModel
 
 CalendarStatus = Literal["confirmed", "tentative", "cancelled"]
 ActivityStatus = Literal["scheduled", "canceled"]
-LinkStatus = Literal["active", "canceled", "deleted"]
+LinkStatus = Literal["active", "canceled", "deleted", "detached"]
+LinkRole = Literal["decider", "copy"]
 
 CALENDAR_STATUSES: frozenset[str] = frozenset({"confirmed", "tentative", "cancelled"})
 ACTIVITY_STATUSES: frozenset[str] = frozenset({"scheduled", "canceled"})
-LINK_STATUSES: frozenset[str] = frozenset({"active", "canceled", "deleted"})
+LINK_STATUSES: frozenset[str] = frozenset({"active", "canceled", "deleted", "detached"})
+LINK_ROLES: frozenset[str] = frozenset({"decider", "copy"})
 
 
 def _check_status(kind: str, value: str, allowed: frozenset[str]) -> None:
@@ -80,8 +82,10 @@ class Attendee:
 
 @dataclass(frozen=True)
 class Appointment:
-    """A calendar event. `span` is None only for a cancelled event (Google then may send
-    nothing but the id). `crm_refs` is the event's private extended properties map."""
+    """A calendar event: one copy of a meeting, in one calendar. `span` is None only for a
+    cancelled event (Google then may send nothing but the id). `crm_refs` is the copy's
+    private extended properties map. `ical_uid` names the meeting across calendars (every
+    participant's copy has it); `organizer_copy` says this copy is the organizer's own."""
 
     event_id: str
     status: CalendarStatus
@@ -93,6 +97,8 @@ class Appointment:
     etag: str | None = None
     updated: datetime | None = None
     crm_refs: Mapping[str, str] = field(default_factory=dict)
+    ical_uid: str | None = None
+    organizer_copy: bool = False
 
     def __post_init__(self) -> None:
         _check_status("calendar event", self.status, CALENDAR_STATUSES)
@@ -160,6 +166,11 @@ class Link:
     Fingerprints are those of the canonical views last written or seen per side (None:
     never seen). `last_contact_email` is never a key, only the e-mail last written to the
     calendar, kept so that a changed e-mail replaces the right attendee.
+
+    A meeting in several reps' calendars (one `ical_uid`) has one CRM activity and one link
+    per copy: the `decider` (the organizer's copy when the organizer is connected, else the
+    first copy linked) converges the CRM activity; a `copy` only carries the CRM ids and is
+    `detached` when its rep declines or removes it.
     """
 
     link_id: int
@@ -174,6 +185,10 @@ class Link:
     crm_version: str | None = None
     status: LinkStatus = "active"
     last_contact_email: str | None = None
+    ical_uid: str | None = None
+    role: LinkRole = "decider"
+    organizer_copy: bool = False
 
     def __post_init__(self) -> None:
         _check_status("link", self.status, LINK_STATUSES)
+        _check_status("link role", self.role, LINK_ROLES)

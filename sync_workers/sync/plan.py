@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Mapping
 
 from .fields import (
+    CALENDAR_KEYS,
     CANONICAL_FIELDS,
     CONTACT_FIELDS,
     EVENT_FIELDS,
@@ -47,6 +48,15 @@ class Plan:
     def is_noop(self) -> bool:
         return self.calendar_action == "none" and self.crm_action == "none" \
             and not self.link_patch
+
+    def keys_only_on_calendar(self) -> Plan:
+        """This plan for a copy of a meeting that someone else organizes: only its own
+        private keys may be written there (the meeting's fields are the organizer's)."""
+        if self.calendar_action != "update":
+            return self
+        patch = {k: v for k, v in self.calendar_patch.items() if k in CALENDAR_KEYS}
+        return replace(self, calendar_patch=patch,
+                       calendar_action="update" if patch else "none")
 
     def after_crm_create(self, crm_event_id: str) -> Plan:
         """This plan once the CRM create returned `crm_event_id`: the calendar carries it."""

@@ -36,6 +36,7 @@ class Pair:
     calendar_account: int
     crm_account: int
     rep_user: str  # the rep's Salesforce User id
+    rep: str = REP  # whose calendar: the Google user
     @property
     def state(self):
         return self.sandbox.state
@@ -46,24 +47,24 @@ class Pair:
         start = start or datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)
         body = {"summary": title, "start": {"dateTime": start.isoformat()},
                 "end": {"dateTime": (start + timedelta(minutes=minutes)).isoformat()},
-                "attendees": [{"email": REP, "organizer": True},
+                "attendees": [{"email": self.rep, "organizer": True},
                               *({"email": a} for a in attendees)], **extra}
-        return gcal.seed_event(self.state, REP, body)
+        return gcal.seed_event(self.state, self.rep, body)
 
     def edit(self, event_id: str, **changes) -> dict:
-        return gcal.user_edit_event(self.state, REP, event_id, changes)
+        return gcal.user_edit_event(self.state, self.rep, event_id, changes)
 
     def delete(self, event_id: str) -> dict:
-        return gcal.user_delete_event(self.state, REP, event_id)
+        return gcal.user_delete_event(self.state, self.rep, event_id)
 
     def event(self, event_id: str) -> dict:
-        return gcal.raw_event(self.state, REP, event_id)["event"]
+        return gcal.raw_event(self.state, self.rep, event_id)["event"]
 
     def calendar_events(self) -> list[dict]:
-        return [raw["event"] for raw in gcal.raw_events(self.state, REP)]
+        return [raw["event"] for raw in gcal.raw_events(self.state, self.rep)]
 
     def invitations_sent(self, event_id: str) -> list:
-        return [w for w in gcal.raw_event(self.state, REP, event_id)["writes"]
+        return [w for w in gcal.raw_event(self.state, self.rep, event_id)["writes"]
                 if w.get("sendUpdates") in ("all", "externalOnly")]
 
     # --- triggers ------------------------------------------------------------------------
@@ -113,6 +114,16 @@ def make_pair(sandbox) -> Pair:
     rep_user = sf.add_user(sandbox.state, REP, "Riley", "Rep")
     links.pair(calendar_account, crm_account, rep_user)
     return Pair(sandbox, calendar_account, crm_account, rep_user)
+
+
+def colleague_of(pair: Pair, email: str) -> Pair:
+    """Another rep of the same org: their own Google calendar, paired with the same CRM
+    account as their own Salesforce user. Reads and writes their calendar as them."""
+    calendar_account = connected_account(pair.sandbox, "google", email)
+    gcal.raw_events(pair.state, email)  # their primary calendar exists from its first use
+    rep_user = sf.add_user(pair.state, email, "Robin", "Colleague")
+    links.pair(calendar_account, pair.crm_account, rep_user)
+    return Pair(pair.sandbox, calendar_account, pair.crm_account, rep_user, email)
 
 
 def link_of(pair: Pair, event_id: str):
@@ -176,5 +187,6 @@ def worker_records(workers, message: str, **match) -> list[dict]:
             if r.get("message") == message and all(r.get(k) == v for k, v in match.items())]
 
 
-__all__ = ["CLIENT", "REP", "Pair", "dead_letters", "link_of", "make_pair",
-           "oauth", "quiet", "reset_world", "settle", "sync_log", "worker_records"]
+__all__ = ["CLIENT", "REP", "Pair", "colleague_of", "dead_letters", "link_of",
+           "make_pair", "oauth", "quiet", "reset_world", "settle", "sync_log",
+           "worker_records"]

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from sync_workers.sync import Appointment, Attendee, TimeSpan
-from sync_workers.sync.guests import CalendarOwner, guests
+from sync_workers.sync.guests import CalendarOwner, guests, has_left
 from sync_workers.sync.window import SyncWindow
 
 REP = CalendarOwner.of(["Rep@Ours.example"], internal_domains=["partner.example"])
@@ -66,3 +66,20 @@ def test_the_window(start, end, covered):
 
 def test_a_cancelled_event_without_times_is_outside():
     assert not WINDOW.covers(None)
+
+
+def _copy(*attendees: Attendee, status: str = "confirmed") -> Appointment:
+    return Appointment("e1", status, TimeSpan(NOW, NOW + timedelta(hours=1), False),
+                       attendees=attendees)
+
+
+@pytest.mark.parametrize("appointment, left", [
+    (None, True),                                                        # gone
+    (_copy(Attendee("rep@ours.example", is_self=True, response="declined")), True),
+    (_copy(Attendee("REP@ours.example", response="declined")), True),   # by address
+    (_copy(Attendee("rep@ours.example", is_self=True, response="accepted")), False),
+    (_copy(Attendee("ada@client.example", response="declined")), False),  # someone else
+    (_copy(Attendee("rep@ours.example", is_self=True), status="cancelled"), False),  # called off
+], ids=repr)
+def test_who_has_left_their_copy(appointment, left):
+    assert has_left(appointment, REP) is left

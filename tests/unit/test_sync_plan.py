@@ -258,3 +258,15 @@ def test_without_an_activity_the_contact_must_be_the_links():
 def test_on_calendar_delete_takes_cancel_or_delete_only():
     with pytest.raises(ValueError, match="on_calendar_delete"):
         plan(*synced(), on_calendar_delete="archive")
+
+
+def test_on_a_copy_someone_else_organizes_only_the_private_keys_are_written():
+    both = Plan(calendar_action="update",
+                calendar_patch={"title": "Ours", "contact_name": "Ada", "crm_event_id": "00U1"},
+                crm_action="none")
+    assert both.keys_only_on_calendar().calendar_patch == {"crm_event_id": "00U1"}
+    fields_only = replace(both, calendar_patch={"title": "Ours"})
+    narrowed = fields_only.keys_only_on_calendar()
+    assert (narrowed.calendar_action, narrowed.calendar_patch) == ("none", {})
+    assert narrowed.is_noop
+    assert Plan(calendar_action="create").keys_only_on_calendar().calendar_action == "create"

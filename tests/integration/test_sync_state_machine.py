@@ -1,5 +1,6 @@
 """Random interleavings through the real pipeline (sandbox over HTTP, real worker processes,
-real Postgres and Redis): bookings, reschedules, retitles and cancels in the calendar; time,
+real Postgres and Redis): bookings, reschedules, retitles and cancels in the calendar, some
+with a colleague (a second connected rep) invited, who may decline; time,
 subject and location edits of the Event and contact renames, e-mail and company changes in
 the CRM; polls of either side, repeated and in any order, and reconciles published past the
 dedupe; injected 429s (Retry-After 0-1 s) and 503s.
@@ -9,7 +10,8 @@ After each example the work is drained (one poll of each side, then quiet) and t
   the user left them and the CRM Event shows them; the CRM contact's name, e-mail and
   company are in the event's contact block and its e-mail among the attendees;
 - exactly one CRM Event per live booking (at most one, canceled, per canceled one), no
-  other Event, no two live contacts with one e-mail;
+  other Event, no two live contacts with one e-mail: a meeting in both reps' calendars is
+  one CRM meeting, whose id the colleague's copy carries until the colleague declines;
 - nothing was dead-lettered (the 503s injected stay within the retry budget);
 - one more reconcile of every link writes nothing.
 """
@@ -34,12 +36,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from sync_workers.sandbox import google_calendar as gcal
 from sync_workers.sandbox import salesforce_admin as sf
 from sync_workers.sandbox.core import FaultRule
 from sync_workers.store import links
 from sync_workers.store.db import cursor
 from tests.integration.sync_support import (
     Pair,
+    colleague_of,
     dead_letters,
     link_of,
     make_pair,
@@ -52,6 +56,7 @@ pytestmark = pytest.mark.integration
 
 MONDAY = datetime(2027, 3, 1, tzinfo=timezone.utc)
 GUESTS = ("ada@client.example", "grace@client.example")  # few: bookings share contacts
+COLLEAGUE = "robin@example.com"  # the second rep: a colleague, never a guest
 TITLES = ("Intro call", "Demo", "Follow-up", "Pricing")
 NAMES = (("Ada", "King"), ("Grace", "Hopper"), ("Alan", "Turing"))
 COMPANIES = ("Analytical Engines", "Bletchley Park")
@@ -75,6 +80,7 @@ class Booked:
     start: datetime
     end: datetime
     cancelled: bool = False
+    colleague: bool = False  # the colleague is invited (and has not declined)
 
 
 class SyncMachine(RuleBasedStateMachine):
@@ -88,6 +94,7 @@ class SyncMachine(RuleBasedStateMachine):
         settle(self.redis_db, lambda: True, "the previous example's work", DRAIN_TIMEOUT)
         reset_world(self.sandbox, self.redis_db)
         self.pair: Pair = make_pair(self.sandbox)
+        self.colleague: Pair = colleague_of(self.pair, COLLEAGUE)
         self.booked: dict[str, Booked] = {}
         self.outages = 0
         self.serial = itertools.count(1)
@@ -95,19 +102,30 @@ class SyncMachine(RuleBasedStateMachine):
     # --- the calendar's user ---------------------------------------------------------------
 
     @initialize(target=events, title=st.sampled_from(TITLES), slot=slots,
-                guest=st.sampled_from(GUESTS))
-    def first_booking(self, title, slot, guest):
-        return self.book(title, slot, guest)
+                guest=st.sampled_from(GUESTS), colleague=st.booleans())
+    def first_booking(self, title, slot, guest, colleague):
+        return self.book(title, slot, guest, colleague)
 
     @rule(target=events, title=st.sampled_from(TITLES), slot=slots,
-          guest=st.sampled_from(GUESTS))
-    def book(self, title, slot, guest):
+          guest=st.sampled_from(GUESTS), colleague=st.booleans())
+    def book(self, title, slot, guest, colleague):
         start, end = slot
         event = self.pair.book(title=title, start=start,
                                minutes=int((end - start).total_seconds() // 60),
-                               attendees=(guest,))
-        self.booked[event["id"]] = Booked(title, start, end)
+                               attendees=(guest, COLLEAGUE) if colleague else (guest,))
+        self.booked[event["id"]] = Booked(title, start, end, colleague=colleague)
+        self.noted[f"bookings with the colleague invited: {colleague}"] += 1
         return event["id"]
+
+    # --- the colleague: their copy of a meeting they were invited to ------------------------
+
+    @rule(event=events)
+    def colleague_declines(self, event):
+        booked = self.booked[event]
+        self.noted[f"colleague declines: {booked.colleague and not booked.cancelled}"] += 1
+        if booked.colleague and not booked.cancelled:
+            gcal.respond(self.pair.state, COLLEAGUE, event, "declined")
+            booked.colleague = False
 
     @rule(event=events, slot=slots)
     def reschedule_in_calendar(self, event, slot):
@@ -168,8 +186,13 @@ class SyncMachine(RuleBasedStateMachine):
             self.pair.poll(side)
 
     @rule(times=st.integers(1, 2))
+    def poll_the_colleagues_calendar(self, times):
+        for _ in range(times):
+            self.colleague.poll()
+
+    @rule(times=st.integers(1, 2))
     def reconcile_every_link_past_the_dedupe(self, times):
-        existing = links.for_account(self.pair.calendar_account)
+        existing = links.for_account(self.pair.crm_account)
         self.noted[f"reconciles past the dedupe: {'sent' if existing else 'no link yet'}"] += 1
         for link in existing * times:
             self.pair.reconcile_now(link.link_id)
@@ -194,6 +217,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     def teardown(self):
         self.pair.poll()
+        self.colleague.poll()
         self.pair.poll("crm")
         self._settle_or_explain(lambda: not self.disagreements(), "both sides to agree",
                                 self.disagreements)
@@ -243,12 +267,29 @@ class SyncMachine(RuleBasedStateMachine):
             return problems + [f"CRM event has no live contact ({crm['WhoId']})"]
         return (problems + crm_follows_calendar(crm, calendar)
                 + calendar_follows_contact(calendar, contact_card(self.pair, contact))
-                + keys_tie_both(calendar, crm, link_of(self.pair, event_id)))
+                + keys_tie_both(calendar, crm, link_of(self.pair, event_id))
+                + self._colleague_problems(event_id, booked, crm))
+
+    def _colleague_problems(self, event_id: str, booked: Booked, crm: dict) -> list[str]:
+        """The colleague's copy: linked to the same CRM meeting while they attend, and
+        detached (or never linked) once they declined."""
+        copy = link_of(self.colleague, event_id)
+        if not booked.colleague:
+            return [] if copy is None or copy.status == "detached" else \
+                [f"the colleague declined but their copy is {copy.role}/{copy.status}"]
+        private = self.colleague.event(event_id).get("extendedProperties", {}).get(
+            "private", {})
+        problems = [] if copy is not None and copy.role == "copy" \
+            and copy.crm_event_id == crm["Id"] else [f"the colleague's copy is linked as {copy}"]
+        if private.get("crm_event_id") != crm["Id"]:
+            problems.append(f"the colleague's copy carries {private}, not {crm['Id']}")
+        return problems
 
     def _one_more_reconcile_of_every_link_writes_nothing(self):
         before = len(self.pair.writes())
         started = database_now()
-        link_ids = [link.link_id for link in links.for_account(self.pair.calendar_account)]
+        link_ids = [link.link_id for link in links.for_account(self.pair.crm_account)
+                    if link.status != "detached"]
         for link_id in link_ids:
             self.pair.reconcile_now(link_id)
         self._settle_or_explain(

@@ -53,22 +53,31 @@ def first_guest(appointment: Appointment, owner: CalendarOwner) -> Attendee | No
 
 def booking_contact(crm: CrmProvider, link: Link, appointment: Appointment,
                     settings: Settings) -> Contact | None:
+    """The CRM person of the booking's first guest (the CRM meeting's WhoId)."""
     attendee = first_guest(appointment, calendar_owner(link.calendar_account_id, settings))
     if attendee is None:
         return None
+    return person_for(crm, link, attendee, settings, operation="create_contact")
+
+
+def person_for(crm: CrmProvider, link: Link, attendee: Attendee, settings: Settings, *,
+               operation: str) -> Contact | None:
+    """The guest's CRM person (a Contact, or the Lead the guest already is), created when
+    missing (SYNC_NEW_GUEST_AS says which) under a key persisted before the call."""
+    email = attendee.email.strip().lower()
     # Two bookings of one new guest, reconciled at once, would each find no contact and
     # each create one: finding and creating are one step per CRM account and e-mail. The
     # caller holds the link's lock, so a lock left under this link's name is its own dead
     # run's, which it takes back.
-    with held_lock(f"contact:{link.crm_account_id}:{attendee.email.strip().lower()}",
-                   wait=CONTACT_LOCK_WAIT,
+    with held_lock(f"contact:{link.crm_account_id}:{email}", wait=CONTACT_LOCK_WAIT,
                    owner=f"link:{link.link_id}"):
-        contact = crm.find_contact_by_email(attendee.email)
-        if contact is not None or not settings.create_missing_contacts:
-            return contact
+        person = crm.find_contact_by_email(attendee.email)
+        if person is not None or not settings.create_missing_contacts:
+            return person
         scope = f"link:{link.link_id}"
-        key = idempotency.key_for(scope, "create_contact")  # persisted before the call
-        contact = crm.create_contact(attendee.email, attendee.name, key)
-        idempotency.complete(scope, "create_contact", contact.id)
-    log.info("contact created for a booking", extra={"target_record_id": contact.id})
-    return contact
+        key = idempotency.key_for(scope, operation)  # persisted before the call
+        person = crm.create_contact(attendee.email, attendee.name, key,
+                                    as_lead=settings.new_guest_as == "lead")
+        idempotency.complete(scope, operation, person.id)
+    log.info("CRM person created for a guest", extra={"target_record_id": person.id})
+    return person

@@ -31,9 +31,12 @@ from ..sync import (
     crm_view,
     plan,
 )
+from ..sync.guests import guests
 from .adapters import calendar_of, crm_of
 from .booking import booking_contact, calendar_owner
 from .copies import copies_to_tell, settle_copy
+from .enqueue import enqueue_reconcile
+from .people import meeting_people
 
 log = logging.getLogger(__name__)
 MAX_REPLANS = 3  # a 412 means someone wrote meanwhile: re-read and re-plan, a few times
@@ -77,9 +80,8 @@ def _reconcile_once(link_id: int, calendar: CalendarProvider, crm: CrmProvider,
     if appointment is not None and appointment.ical_uid and link.ical_uid is None:
         meetings.adopt_ical_uid(link, appointment.ical_uid)  # a link older than meetings
         link = links.get(link_id)
-    copy_writes = settle_copy(link, appointment,
-                              calendar_owner(link.calendar_account_id, settings), calendar,
-                              task_id)
+    owner = calendar_owner(link.calendar_account_id, settings)
+    copy_writes = settle_copy(link, appointment, owner, calendar, task_id)
     if copy_writes is not None:
         log.info("reconciled", extra={"result": "copy", "writes": copy_writes})
         return Outcome(link_id, "written" if copy_writes else "converged", copy_writes)
@@ -93,7 +95,9 @@ def _reconcile_once(link_id: int, calendar: CalendarProvider, crm: CrmProvider,
             return Outcome(link_id, "waiting")
         link = replace(link, crm_contact_id=contact.id)
         links.save(link, {}, request_id(), task_id)
-    side = _crm_side(crm, link, activity)
+    others, people_writes = meeting_people(crm, link, appointment, activity, owner, settings)
+    link = links.get(link_id) if people_writes else link
+    side = replace(_crm_side(crm, link, activity), others=others)
     planned = plan(link, appointment, side, DEFAULT_OWNERSHIP,
                    on_calendar_delete=settings.on_calendar_delete,
                    crm_max_lengths=crm.max_lengths())
@@ -101,9 +105,12 @@ def _reconcile_once(link_id: int, calendar: CalendarProvider, crm: CrmProvider,
         planned = planned.keys_only_on_calendar()  # someone else's meeting: their fields
     if planned.is_noop:
         links.mark_reconciled(link_id)
-        log.info("reconciled", extra={"result": "converged", "writes": 0})
-        return Outcome(link_id, "converged")
-    writes = _apply(planned, link, appointment, side, calendar, crm, task_id)
+        log.info("reconciled", extra={"result": "written" if people_writes else "converged",
+                                      "writes": people_writes})
+        return Outcome(link_id, "written" if people_writes else "converged", people_writes)
+    writes = _apply(planned, link, appointment, side, calendar, crm, task_id) + people_writes
+    if planned.crm_action == "create" and len(guests(appointment, owner)) > 1:
+        enqueue_reconcile(link_id, link.crm_account_id)  # the further guests, once it exists
     log.info("reconciled", extra={"result": "written", "writes": writes})
     return Outcome(link_id, "written", writes)
 

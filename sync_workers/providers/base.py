@@ -122,8 +122,26 @@ class CrmProvider(Protocol):
     def find_contact_by_email(self, email: str) -> Contact | None:
         """Only when a booking creates a link; e-mail is never a key afterwards."""
 
-    def create_contact(self, email: str, name: str | None, idempotency_key: str) -> Contact:
-        """Create a contact; repeating with the same key returns the same contact."""
+    def create_contact(self, email: str, name: str | None, idempotency_key: str, *,
+                       as_lead: bool = False) -> Contact:
+        """Create a contact (or a lead); repeating with the same key returns the same one.
+        A CRM that refuses it as a duplicate of a record returns that record."""
+
+    def shares_activities(self) -> bool:
+        """Whether a meeting can relate to several people (Salesforce Shared Activities)."""
+
+    def relation_refusal(self, who_id: str | None, person_id: str) -> str | None:
+        """Why the CRM cannot relate this person to a meeting with this contact, or None."""
+
+    def people_of(self, activity_id: str) -> list[str]:
+        """The people related to the meeting as attendees of it, its contact included."""
+
+    def relate(self, activity_id: str, person_id: str) -> bool:
+        """Relate one more person (Contact or Lead) to the meeting; False when the CRM
+        turns out not to relate several people after all."""
+
+    def unrelate(self, activity_id: str, person_id: str) -> None:
+        """Take a person the sync related off the meeting (gone already is fine)."""
 
     def changes_since(self, since: datetime, until: datetime) -> CrmChanges:
         """Activities and contacts changed or deleted in (since, until]."""

@@ -40,8 +40,9 @@ from ..schemas.salesforce import (
     salesforce_id18,
 )
 from ..sync.models import Contact, CrmActivity
+from . import salesforce_people as people
 from .base import CrmChanges, CrmUser
-from .salesforce_api import PROVIDER, SalesforceApi, error_codes, error_fields
+from .salesforce_api import PROVIDER, SalesforceApi, duplicates_of, error_codes, error_fields
 from .salesforce_pacing import ApiPacing
 from .salesforce_query import changes_of, soql_string
 
@@ -233,26 +234,46 @@ class Salesforce:
 
     def get_contact(self, contact_id: str) -> Contact | None:
         """From queryAll: a contact in the recycle bin (deleted, merged away) comes back
-        with deleted=True; one purged since, or never there, is None."""
+        with deleted=True; one purged since, or never there, is None. A Lead id reads the
+        lead (a meeting's person may be either)."""
         self.pacing.check()
+        if people.is_lead(contact_id):
+            return people.get_lead(self.api, contact_id)
         record_id = salesforce_id18(contact_id, field="contact_id")
         return self._first_contact(f"SELECT {CONTACT_COLUMNS} FROM Contact "
                                    f"WHERE Id = {soql_string(record_id)}", include_deleted=True)
 
     def find_contact_by_email(self, email: str) -> Contact | None:
-        """The oldest live contact with this e-mail (SOQL compares it case-insensitively)."""
+        """The oldest live contact with this e-mail (SOQL compares it case-insensitively),
+        else the oldest open lead with it: a known lead is linked, never duplicated."""
         self.pacing.check()
         return self._first_contact(f"SELECT {CONTACT_COLUMNS} FROM Contact "
                                    f"WHERE Email = {soql_string(email)} "
-                                   "ORDER BY CreatedDate, Id LIMIT 1")
+                                   "ORDER BY CreatedDate, Id LIMIT 1") \
+            or people.find_lead(self.api, email)
 
-    def create_contact(self, email: str, name: str | None, idempotency_key: str) -> Contact:
-        """Upsert by Sync_Contact_Id__c = the key: a repeated call finds the contact the
-        first one made (and writes the same values to it) instead of making another."""
+    def create_contact(self, email: str, name: str | None, idempotency_key: str, *,
+                       as_lead: bool = False) -> Contact:
+        """A contact: upsert by Sync_Contact_Id__c = the key, so a repeated call finds the
+        contact the first one made (and writes the same values to it) instead of making
+        another. A lead (`as_lead`, SYNC_NEW_GUEST_AS=lead) has no such key: a repeated
+        call is stopped earlier, by the caller finding it by e-mail. Refused by a
+        duplicate rule, the record the rule names is the guest's."""
         self.pacing.check()
-        self.api.call("PATCH", f"sobjects/Contact/{CONTACT_KEY_FIELD}/"
-                               f"{_path_segment(idempotency_key)}",
-                      json=_contact_body(email, name))
+        try:
+            if as_lead:
+                return people.get_lead(self.api, people.create_lead(
+                    self.api, _contact_body(email, name)))
+            self.api.call("PATCH", f"sobjects/Contact/{CONTACT_KEY_FIELD}/"
+                                   f"{_path_segment(idempotency_key)}",
+                          json=_contact_body(email, name))
+        except Permanent as error:
+            duplicate = next(iter(duplicates_of(error)), None)
+            if duplicate is None:
+                raise
+            log.info("salesforce duplicate rule: linking the record it names",
+                     extra={"account_id": self.account_id, "target_record_id": duplicate})
+            return self.get_contact(duplicate)
         contact = self._first_contact(f"SELECT {CONTACT_COLUMNS} FROM Contact WHERE "
                                       f"{CONTACT_KEY_FIELD} = {soql_string(idempotency_key)} "
                                       "LIMIT 1")
@@ -264,6 +285,49 @@ class Salesforce:
     def _first_contact(self, soql: str, *, include_deleted: bool = False) -> Contact | None:
         row = next(self.api.query(soql, include_deleted=include_deleted), None)
         return None if row is None else load_salesforce_contact(row)
+
+    # --- a meeting's further people (Shared Activities) ----------------------------------
+
+    def shares_activities(self) -> bool:
+        self.pacing.check()
+        return people.shares_activities(self.describes.get(people.RELATION))
+
+    def relation_refusal(self, who_id: str | None, person_id: str) -> str | None:
+        return people.relation_refusal(who_id, person_id)
+
+    def people_of(self, activity_id: str) -> list[str]:
+        self.pacing.check()
+        try:
+            return list(people.related_people(self.api, activity_id))
+        except Permanent as error:
+            if "INVALID_FIELD" not in error_codes(error):
+                raise
+            self.describes.invalidate(people.RELATION)  # no Shared Activities after all
+            return []
+
+    def relate(self, activity_id: str, person_id: str) -> bool:
+        """False when the org turns out to have no Shared Activities (the cached describe
+        said it had): the describe is read again next time."""
+        self.pacing.check()
+        try:
+            people.relate(self.api, activity_id, person_id)
+        except Permanent as error:
+            if "INVALID_FIELD" not in error_codes(error):
+                raise
+            self.describes.invalidate(people.RELATION)
+            return False
+        return True
+
+    def unrelate(self, activity_id: str, person_id: str) -> None:
+        self.pacing.check()
+        relation = people.related_people(self.api, activity_id).get(person_id)
+        if relation is None:
+            return
+        try:
+            self.api.call("DELETE", f"sobjects/{people.RELATION}/{relation}")
+        except Permanent as error:
+            if error.status != 404:
+                raise
 
     # --- changes ------------------------------------------------------------------------
 

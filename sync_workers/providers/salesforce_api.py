@@ -30,6 +30,7 @@ class ApiError:
     code: str
     message: str
     fields: tuple[str, ...] = ()
+    duplicates: tuple[str, ...] = ()  # DUPLICATES_DETECTED: the matching records' ids
 
 
 def api_errors(error: BaseException) -> tuple[ApiError, ...]:
@@ -100,8 +101,29 @@ def _parse_errors(resp: requests.Response) -> tuple[ApiError, ...]:
     if not isinstance(body, list):
         return ()
     return tuple(ApiError(str(e.get("errorCode", "")), str(e.get("message", "")),
-                          tuple(e.get("fields") or ()))
+                          tuple(e.get("fields") or ()), _duplicates(e))
                  for e in body if isinstance(e, dict))
+
+
+def duplicates_of(error: BaseException) -> tuple[str, ...]:
+    """The records a duplicate rule says the refused one duplicates, best match first."""
+    return tuple(i for e in api_errors(error) if e.code == "DUPLICATES_DETECTED"
+                 for i in e.duplicates)
+
+
+def _duplicates(entry: dict[str, Any]) -> tuple[str, ...]:
+    """duplicateResult.matchResults[].matchRecords[].record.Id of a DUPLICATES_DETECTED.
+    Older API versions spell the key "duplicateResut" (recorded answers up to v56)."""
+    result = entry.get("duplicateResult") or entry.get("duplicateResut")
+    if not isinstance(result, dict):
+        return ()
+    found = []
+    for match in result.get("matchResults") or ():
+        for record in (match.get("matchRecords") or ()) if isinstance(match, dict) else ():
+            rid = (record.get("record") or {}).get("Id") if isinstance(record, dict) else None
+            if isinstance(rid, str):
+                found.append(rid)
+    return tuple(found)
 
 
 def _page_parts(page: Any) -> tuple[list[dict[str, Any]], str | None]:

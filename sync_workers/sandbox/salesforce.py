@@ -1,4 +1,5 @@
-"""Salesforce REST API emulator: `/services/data/vXX.X/...` for Contact, Account and Event.
+"""Salesforce REST API emulator: `/services/data/vXX.X/...` for Account, Contact, Lead, Event,
+EventRelation (and, with Shared Activities, EventWhoRelation) and User.
 
 Every API request is authenticated with a Bearer session (oauth.bearer_subject; 401
 INVALID_SESSION_ID otherwise), counted against the org's rolling 24-hour API allowance
@@ -7,7 +8,8 @@ it) and dispatched by `_route`. Errors are JSON arrays `[{"message","errorCode",
 The org itself (records, save rules, settings) is salesforce_store.Org; SOQL is
 salesforce_soql/salesforce_query; admin helpers and the `/_sandbox/salesforce/...` control
 routes are in salesforce_admin; Outbound Messages in salesforce_outbound; the identity URL
-(`/id/<org id>/<user id>`, the token response's `id`) in salesforce_identity.
+(`/id/<org id>/<user id>`, the token response's `id`) in salesforce_identity; Shared
+Activities, leads and duplicate rules in salesforce_people.
 """
 from __future__ import annotations
 

@@ -10,6 +10,10 @@ meeting Bob created in Salesforce", owned by Bob.
 
 Users are an admin's doing too (Setup > Users): `add_user`, `deactivate_user`; the API user
 the sandbox's OAuth grants act as is `integration_user_id(state)`.
+
+People (salesforce_people has what each rests on): `set_shared_activities` (the Activity
+Settings checkbox; on by default), `add_lead` / `convert_lead`, `add_duplicate_rule` /
+`remove_duplicate_rule` (a "same e-mail" duplicate rule, Block or Allow-with-Alert).
 """
 from __future__ import annotations
 
@@ -20,12 +24,14 @@ from typing import Any, Callable
 from flask import Flask, Response, jsonify, request
 
 from . import oauth
+from . import salesforce_people as people
 from .core import SandboxState
 from .oauth_store import store_for
 from .salesforce_common import SfError, id_key, now_seconds, parse_datetime
 from .salesforce_outbound import flush, new_action
-from .salesforce_schema import FieldDef
-from .salesforce_store import HUMAN_USER, Org, ValidationRule, render
+from .salesforce_people import DuplicateHeader, DuplicateRule
+from .salesforce_schema import FieldDef, render
+from .salesforce_store import HUMAN_USER, Org, ValidationRule
 
 PROVIDER = "salesforce"
 CUSTOM_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "boolean", "date",
@@ -149,7 +155,9 @@ def settings(state: SandboxState) -> dict[str, Any]:
         the_org = org(state)
         return {"org_id": the_org.org_id, "daily_api_limit": the_org.daily_api_limit,
                 "api_usage": api_usage(state)[0], "query_batch_size": the_org.query_batch_size,
-                "session_timeout": _session_timeout(state)}
+                "session_timeout": _session_timeout(state),
+                "shared_activities": the_org.shared_activities,
+                "duplicate_rules": duplicate_rules(state)}
 
 
 def _session_timeout(state: SandboxState) -> int:
@@ -184,14 +192,19 @@ def seed(state: SandboxState, sobject: str, fields: dict[str, Any], *,
         return rec["Id"]
 
 
+# A user in the UI sees a duplicate rule's alert and may save anyway ("Allow" rules); a
+# "Block" rule stops them as it stops the API.
+_UI_DUPLICATES = DuplicateHeader(version=RENDER_VERSION, allow_save=True)
+
+
 def create_as_user(state: SandboxState, sobject: str, fields: dict[str, Any], *,
                    user_id: str | None = None) -> str:
     """A user creates a record in the Salesforce UI (the admin unless `user_id` names
-    another user, who then owns and created it); workflow fires."""
+    another user, who then owns and created it); workflow fires, duplicate rules run."""
     def act(o: Org, now: datetime) -> str:
         actor = _ui_user(o, user_id) if user_id else HUMAN_USER
         body = {**fields, "OwnerId": actor} if user_id else fields
-        return o.create(sobject, body, actor, now)["Id"]
+        return o.create(sobject, body, actor, now, duplicates=_UI_DUPLICATES)["Id"]
     return _user_action(state, act)
 
 
@@ -275,7 +288,7 @@ def update_as_user(state: SandboxState, sobject: str, record_id: str,
 
 
 def delete_as_user(state: SandboxState, sobject: str, record_id: str) -> None:
-    _user_action(state, lambda o, now: o.delete(sobject, record_id, now))
+    _user_action(state, lambda o, now: o.delete(sobject, record_id, now, HUMAN_USER))
 
 
 def undelete(state: SandboxState, sobject: str, record_id: str) -> None:
@@ -316,6 +329,83 @@ def record(state: SandboxState, sobject: str, record_id: str) -> dict[str, Any] 
         t = org(state).type(sobject)
         rec = org(state).get(t.name, record_id)
         return render(t, rec, RENDER_VERSION) if rec else None
+
+
+# --- people: Shared Activities, leads, duplicate rules ---------------------------------------
+
+def set_shared_activities(state: SandboxState, enabled: bool) -> None:
+    """Setup > Activity Settings > "Allow users to relate multiple contacts to tasks and
+    events" (on by default). Off: EventRelation loses IsParent/IsWhat/IsInvitee/AccountId,
+    EventWhoRelation disappears, relations that aren't invitees are dropped. On again:
+    every event gets who/what relations for its WhoId/WhatId."""
+    _user_action(state, lambda o, now: people.set_shared_activities(o, enabled, HUMAN_USER,
+                                                                    now))
+
+
+def shared_activities(state: SandboxState) -> bool:
+    with state.lock:
+        return org(state).shared_activities
+
+
+def add_lead(state: SandboxState, email: str, last_name: str, company: str,
+             first_name: str | None = None) -> str:
+    """A lead a user enters in the UI (Status takes its default); returns the 00Q id."""
+    fields = {"Email": email, "LastName": last_name, "Company": company}
+    if first_name:
+        fields["FirstName"] = first_name
+    return create_as_user(state, "Lead", fields)
+
+
+def convert_lead(state: SandboxState, lead_id: str) -> str:
+    """Convert a lead (no opportunity): a new Account named after Company and a new Contact;
+    the lead gets IsConverted, ConvertedContactId/AccountId/Date; its events move to the
+    contact. Returns the Contact id."""
+    return _user_action(state, lambda o, now: people.convert_lead(o, lead_id, HUMAN_USER,
+                                                                  now)["Id"])
+
+
+def add_duplicate_rule(state: SandboxState, sobject: str, action: str = "block", *,
+                       compare_to: list[str] | tuple[str, ...] | None = None,
+                       name: str | None = None, message: str = "Use one of these records?",
+                       on_edit: bool = False) -> str:
+    """An active duplicate rule on Contact or Lead matching "same e-mail" (exact,
+    case-insensitive) against the records of `compare_to` (default: the same object;
+    e.g. ("Contact", "Lead")). action "block": saves are refused; "allow": Allow with
+    Alert, an API save goes through only with `Sforce-Duplicate-Rule-Header:
+    allowSave=true`. Runs on create (and upsert creating); on edit too with on_edit.
+    Returns the rule's name (the duplicateRule of the error)."""
+    if action not in ("block", "allow"):
+        raise ValueError("action must be 'block' or 'allow'")
+    with state.lock:
+        the_org = org(state)
+        t = the_org.type(sobject)
+        if t.name not in ("Contact", "Lead"):
+            raise ValueError("duplicate rules are emulated on Contact and Lead")
+        targets = tuple(the_org.type(o).name for o in (compare_to or (t.name,)))
+        unknown = [o for o in targets if o not in ("Contact", "Lead")]
+        if unknown:
+            raise ValueError(f"can only compare with Contact and Lead: {unknown}")
+        rule_name = name or people.new_rule_name(the_org, t.name)
+        the_org.duplicate_rules[:] = [r for r in the_org.duplicate_rules if r.name != rule_name]
+        the_org.duplicate_rules.append(DuplicateRule(rule_name, t.name, action, targets,
+                                                     message, on_edit))
+        return rule_name
+
+
+def remove_duplicate_rule(state: SandboxState, name: str) -> bool:
+    with state.lock:
+        rules = org(state).duplicate_rules
+        kept = [r for r in rules if r.name != name]
+        removed = len(kept) != len(rules)
+        rules[:] = kept
+        return removed
+
+
+def duplicate_rules(state: SandboxState) -> list[dict[str, Any]]:
+    with state.lock:
+        return [{"name": r.name, "sobject": r.sobject, "action": r.action,
+                 "compare_to": list(r.compare_to), "message": r.message, "on_edit": r.on_edit}
+                for r in org(state).duplicate_rules]
 
 
 # --- outbound messages --------------------------------------------------------------------
@@ -473,6 +563,42 @@ def register_control(app: Flask, state: SandboxState) -> None:
     def post_empty():
         empty_recycle_bin(state)
         return jsonify(ok=True)
+
+    @route("/shared-activities", ["GET"])
+    def get_shared_activities():
+        return jsonify(enabled=shared_activities(state))
+
+    @route("/shared-activities", ["POST", "PUT"])
+    def post_shared_activities():
+        set_shared_activities(state, bool(body().get("enabled", True)))
+        return jsonify(enabled=shared_activities(state))
+
+    @route("/leads", ["POST"])
+    def post_lead():
+        b = body()
+        return jsonify(id=add_lead(state, b["email"], b["last_name"], b["company"],
+                                   b.get("first_name"))), 201
+
+    @route("/leads/<lead_id>/convert", ["POST"])
+    def post_convert(lead_id):
+        return jsonify(contact_id=convert_lead(state, lead_id))
+
+    @route("/duplicate-rules", ["GET"])
+    def list_duplicate_rules():
+        return jsonify(duplicate_rules(state))
+
+    @route("/duplicate-rules", ["POST"])
+    def post_duplicate_rule():
+        b = body()
+        rule = add_duplicate_rule(state, b["sobject"], b.get("action", "block"),
+                                  compare_to=b.get("compare_to"), name=b.get("name"),
+                                  message=b.get("message", "Use one of these records?"),
+                                  on_edit=bool(b.get("on_edit", False)))
+        return jsonify(name=rule), 201
+
+    @route("/duplicate-rules/<name>", ["DELETE"])
+    def delete_duplicate_rule(name):
+        return jsonify(removed=remove_duplicate_rule(state, name))
 
     @route("/outbound-messages", ["GET"])
     def list_outbound():

@@ -13,8 +13,13 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 POD = "5g"
+# EventRelation's 0RE is the prefix its ids carry in real orgs (not found in the key prefix
+# lists the search returned: unconfirmed). EventWhoRelation is a filtered view of
+# EventRelation whose rows keep their EventRelation ids, so it shares the prefix (listed
+# after EventRelation: sobject_of_id answers EventRelation for a 0RE id).
 KEY_PREFIXES = {"Account": "001", "Contact": "003", "Event": "00U", "Lead": "00Q",
-                "User": "005", "Opportunity": "006"}
+                "User": "005", "Opportunity": "006", "EventRelation": "0RE",
+                "EventWhoRelation": "0RE"}
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _ID_SHAPE = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")

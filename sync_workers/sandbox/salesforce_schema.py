@@ -126,9 +126,10 @@ class SObjectType:
         return {"activateable": False, "createable": self.createable, "custom": False,
                 "customSetting": False, "deletable": self.deletable,
                 "deprecatedAndHidden": False,
-                "feedEnabled": self.name != "Event", "keyPrefix": self.key_prefix,
+                "feedEnabled": self.name in {"Account", "Contact", "Lead", "User"},
+                "keyPrefix": self.key_prefix,
                 "label": self.label, "labelPlural": self.label_plural, "layoutable": True,
-                "mergeable": self.name in {"Account", "Contact"}, "mruEnabled": True,
+                "mergeable": self.name in {"Account", "Contact", "Lead"}, "mruEnabled": True,
                 "name": self.name, "queryable": True, "replicateable": True,
                 "retrieveable": True, "searchable": True, "triggerable": True,
                 "undeletable": self.deletable and self.has_recycle_bin,
@@ -296,8 +297,126 @@ def user_type() -> SObjectType:
     ], createable=False, updateable=False, deletable=False, has_recycle_bin=False)
 
 
-def standard_schema() -> dict[str, SObjectType]:
-    return {t.name: t for t in (account_type(), contact_type(), event_type(), user_type())}
+LEAD_STATUSES = ("Open - Not Contacted", "Working - Contacted", "Closed - Converted",
+                 "Closed - Not Converted")
+LEAD_DEFAULT_STATUS = LEAD_STATUSES[0]
+LEAD_CONVERTED_STATUS = "Closed - Converted"
+
+
+def lead_type() -> SObjectType:
+    """Lead, after the Field Reference for Lead (https://developer.salesforce.com/docs/
+    platform/field-reference/references/field-reference/salesforce-field-reference-
+    lead.html; the v212 table lists Company 255, Email 80, IsConverted, ConvertedAccountId,
+    ConvertedContactId, ConvertedDate). LastName and Company are required; Status takes its
+    default from the lead status picklist (LeadStatus.IsDefault, object-leadstatus.html);
+    the four values are the standard ones of a new org ("Open - Not Contacted" the default,
+    "Closed - Converted" the converted status: the values as admin guides list them, not
+    an API page). Conversion fields are read-only: a lead is converted by convertLead
+    (salesforce_admin.convert_lead), not by setting IsConverted."""
+    def ro(name: str, type: str, label: str, **kw: Any) -> FieldDef:
+        return FieldDef(name, type, label, createable=False, updateable=False, **kw)
+    return SObjectType("Lead", "Lead", "Leads", [
+        _id(), _is_deleted(), _master("Lead"),
+        FieldDef("LastName", "string", "Last Name", 80, nillable=False),
+        FieldDef("FirstName", "string", "First Name", 40),
+        FieldDef("Salutation", "picklist", "Salutation", 40,
+                 picklist=("Mr.", "Ms.", "Mrs.", "Dr.", "Prof.", "Mx.")),
+        FieldDef("Name", "string", "Full Name", 121, nillable=False, createable=False,
+                 updateable=False, name_field=True),
+        FieldDef("Title", "string", "Title", 128),
+        FieldDef("Company", "string", "Company", 255, nillable=False),
+        FieldDef("Phone", "phone", "Phone", 40),
+        FieldDef("Email", "email", "Email", 80),
+        FieldDef("Description", "textarea", "Description", 32000),
+        FieldDef("Status", "picklist", "Status", 40, nillable=False, defaulted_on_create=True,
+                 default=LEAD_DEFAULT_STATUS, picklist=LEAD_STATUSES),
+        _owner(("Group", "User")),
+        ro("IsConverted", "boolean", "Converted", nillable=False, defaulted_on_create=True,
+           default=False),
+        ro("ConvertedAccountId", "reference", "Converted Account ID", reference_to=("Account",),
+           relationship_name="ConvertedAccount"),
+        ro("ConvertedContactId", "reference", "Converted Contact ID", reference_to=("Contact",),
+           relationship_name="ConvertedContact"),
+        ro("ConvertedDate", "date", "Converted Date"),
+        *_audit_fields(),
+    ])
+
+
+def event_relation_fields(shared_activities: bool) -> list[FieldDef]:
+    """EventRelation's fields. Without Shared Activities they are those of an invitee
+    (generated clients of such orgs list Id, RelationId, EventId, Status, RespondedDate,
+    Response and the audit fields: melan/go-force sobjects/eventrelation.go, cnsdose/
+    salesforce-php EventRelation.php). With it, AccountId, IsInvitee, IsParent and IsWhat
+    appear ("AccountId is visible when Shared Activities is enabled", "IsInvitee is
+    visible when Shared Activities is enabled": the EventRelation page of the API guide,
+    http://www.salesforce.com/us/developer/docs/api/Content/sforce_api_objects_
+    eventattendee.htm; the four fields in an Illuminated Cloud model of such an org).
+    Properties from that page: EventId "Create, Filter, Group, Sort" (not nillable, can't
+    be changed), IsInvitee and IsParent "Create, Defaulted on create, ..., Update",
+    AccountId read-only. IsWhat is read-only here: the emulator makes what-relations from
+    the Event's WhatId only (its properties were not in the copies found). Status: New,
+    Accepted, Declined (the Accepted/Declined/UndecidedEventRelation views; other values
+    such as Maybe or Uninvited were not confirmed and are left out)."""
+    relation_to = ("Calendar", "Contact", "Lead", "User")
+    if shared_activities:
+        relation_to = ("Account", "Calendar", "Contact", "Lead", "Opportunity", "User")
+    fields = [
+        _id(),
+        FieldDef("RelationId", "reference", "Relation ID", nillable=False, updateable=False,
+                 reference_to=relation_to, relationship_name="Relation"),
+        FieldDef("EventId", "reference", "Event ID", nillable=False, updateable=False,
+                 reference_to=("Event",), relationship_name="Event"),
+        FieldDef("Status", "picklist", "Status", 40, defaulted_on_create=True, default="New",
+                 restricted=True, picklist=("New", "Accepted", "Declined")),
+        FieldDef("RespondedDate", "datetime", "Response Date"),
+        FieldDef("Response", "string", "Response", 255),
+    ]
+    if shared_activities:
+        fields += [
+            FieldDef("AccountId", "reference", "Account ID", createable=False, updateable=False,
+                     reference_to=("Account",), relationship_name="Account"),
+            FieldDef("IsInvitee", "boolean", "Is Invitee", nillable=False,
+                     defaulted_on_create=True, default=True),
+            FieldDef("IsParent", "boolean", "Is Parent", nillable=False,
+                     defaulted_on_create=True, default=False),
+            FieldDef("IsWhat", "boolean", "Is What", nillable=False, createable=False,
+                     updateable=False, defaulted_on_create=True, default=False),
+        ]
+    return [*fields, _is_deleted(), *_audit_fields()]
+
+
+def event_relation_type(shared_activities: bool = True) -> SObjectType:
+    return SObjectType("EventRelation", "Event Relation", "Event Relations",
+                       event_relation_fields(shared_activities))
+
+
+def event_who_relation_type() -> SObjectType:
+    """EventWhoRelation: "a filtered version of the EventRelation object; that is, IsParent
+    is true and IsWhat is false", describeSObjects/query/retrieve only, "Available only if
+    you've enabled Shared Activities" (https://developer.salesforce.com/docs/platform/
+    object-reference/references/standard-objects/object-eventwhorelation.html). Fields:
+    AccountId, EventId, RelationId (Contact, Lead), Type ("whether the person ... is a
+    contact or lead")."""
+    def ro(name: str, type: str, label: str, length: int = 0, **kw: Any) -> FieldDef:
+        return FieldDef(name, type, label, length, createable=False, updateable=False, **kw)
+    return SObjectType("EventWhoRelation", "Event Who Relation", "Event Who Relations", [
+        _id(),
+        ro("RelationId", "reference", "Relation ID", reference_to=("Contact", "Lead"),
+           relationship_name="Relation"),
+        ro("EventId", "reference", "Event ID", reference_to=("Event",), relationship_name="Event"),
+        ro("Type", "string", "Type", 50),
+        ro("AccountId", "reference", "Account ID", reference_to=("Account",),
+           relationship_name="Account"),
+        _is_deleted(), *_audit_fields(),
+    ], createable=False, updateable=False, deletable=False)
+
+
+def standard_schema(shared_activities: bool = True) -> dict[str, SObjectType]:
+    types = [account_type(), contact_type(), lead_type(), event_type(),
+             event_relation_type(shared_activities), user_type()]
+    if shared_activities:
+        types.append(event_who_relation_type())
+    return {t.name: t for t in types}
 
 
 def find_type(schema: dict[str, SObjectType], name: str) -> SObjectType | None:
@@ -385,3 +504,13 @@ def to_json(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def render(t: SObjectType, rec: dict[str, Any], version: str,
+           fields: list[FieldDef] | None = None) -> dict[str, Any]:
+    """A record as the REST API shows it: attributes first, then fields in schema order."""
+    out: dict[str, Any] = {"attributes": {
+        "type": t.name, "url": f"/services/data/v{version}/sobjects/{t.name}/{rec['Id']}"}}
+    for f in fields if fields is not None else t.fields:
+        out[f.name] = to_json(rec.get(f.name))
+    return out

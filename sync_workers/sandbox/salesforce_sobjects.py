@@ -20,9 +20,10 @@ from flask import Response, request
 
 from . import salesforce_query as query
 from .core import SandboxState
-from .salesforce_common import SfError, normalize_id, not_found, sobject_of_id
-from .salesforce_schema import FieldDef, SObjectType
-from .salesforce_store import INTEGRATION_USER, Org, render
+from .salesforce_common import SfError, normalize_id, not_found
+from .salesforce_people import DUPLICATE_HEADER, DuplicateHeader, parse_duplicate_header
+from .salesforce_schema import FieldDef, SObjectType, render
+from .salesforce_store import INTEGRATION_USER, Org
 
 UPSERT_200_FROM = 46.0
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -112,23 +113,28 @@ def _save_result(record_id: str, created: bool | None = None) -> dict[str, Any]:
     return out
 
 
+def _duplicates(ctx: Ctx) -> DuplicateHeader:
+    return parse_duplicate_header(request.headers.get(DUPLICATE_HEADER), ctx.version)
+
+
 def _create(ctx: Ctx, t: SObjectType) -> Response:
-    rec = ctx.org.create(t.name, _body(), ctx.actor, ctx.now)
+    rec = ctx.org.create(t.name, _body(), ctx.actor, ctx.now, duplicates=_duplicates(ctx))
     return json_response(_save_result(rec["Id"]), 201)
 
 
 def _record(ctx: Ctx, t: SObjectType, method: str, raw_id: str) -> Response:
     record_id = normalize_id(raw_id)
-    if sobject_of_id(record_id) != t.name:
+    if record_id is None or record_id[:3] != t.key_prefix:  # EventWhoRelation: 0RE too
         raise not_found()
     if method == "GET":
         return _get(ctx, t, ctx.org.live(t.name, record_id))
     if method == "PATCH":
         _check_preconditions(t, ctx.org.live(t.name, record_id))
-        ctx.org.update(t.name, record_id, _body(), ctx.actor, ctx.now)
+        ctx.org.update(t.name, record_id, _body(), ctx.actor, ctx.now,
+                       duplicates=_duplicates(ctx))
         return Response(status=204)
     if method == "DELETE":  # conditional headers are not supported on DELETE
-        ctx.org.delete(t.name, record_id, ctx.now)
+        ctx.org.delete(t.name, record_id, ctx.now, ctx.actor)
         return Response(status=204)
     return only(method, "GET", "PATCH", "DELETE")
 
@@ -224,7 +230,7 @@ def _by_external_id(ctx: Ctx, t: SObjectType, method: str, field_name: str,
     if not matches:
         raise not_found()
     if method == "DELETE":
-        ctx.org.delete(t.name, matches[0]["Id"], ctx.now)
+        ctx.org.delete(t.name, matches[0]["Id"], ctx.now, ctx.actor)
         return Response(status=204)
     return _get(ctx, t, matches[0])
 
@@ -248,13 +254,14 @@ def _upsert(ctx: Ctx, t: SObjectType, f: FieldDef, value: str) -> Response:
         return _multiple(ctx, t, matches)
     new_style = float(ctx.version) >= UPSERT_200_FROM
     if matches:
-        rec = ctx.org.update(t.name, matches[0]["Id"], body, ctx.actor, ctx.now)
+        rec = ctx.org.update(t.name, matches[0]["Id"], body, ctx.actor, ctx.now,
+                             duplicates=_duplicates(ctx))
         if not new_style:
             return Response(status=204)
         return json_response(_save_result(rec["Id"], False), 200)
     if request.args.get("updateOnly", "").lower() == "true" or f.type == "id":
         raise not_found()
     body = {**body, f.name: value} if isinstance(body, dict) else body
-    rec = ctx.org.create(t.name, body, ctx.actor, ctx.now)
+    rec = ctx.org.create(t.name, body, ctx.actor, ctx.now, duplicates=_duplicates(ctx))
     return json_response(_save_result(rec["Id"], True if new_style else None), 201)
 

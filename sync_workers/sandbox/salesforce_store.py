@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from . import salesforce_people as people
 from .oauth_providers import DEFAULT_SUBJECTS
 from .salesforce_common import (
     SfError,
@@ -33,6 +34,7 @@ from .salesforce_common import (
     to18,
 )
 from .salesforce_events import derive_times
+from .salesforce_people import DuplicateHeader, DuplicateRule
 from .salesforce_schema import (
     STRING_TYPES,
     FieldDef,
@@ -40,7 +42,6 @@ from .salesforce_schema import (
     coerce,
     find_type,
     standard_schema,
-    to_json,
 )
 
 INTEGRATION_USER = DEFAULT_SUBJECTS["salesforce"]  # when a token's subject is no user id
@@ -51,7 +52,10 @@ INTEGRATION_EMAIL = DEFAULT_SUBJECTS["google"]
 HUMAN_EMAIL = "admin@example.com"
 RECYCLE_BIN_DAYS = 15
 CASCADES = {"Account": (("Contact", "AccountId"), ("Event", "WhatId")),
-            "Contact": (("Event", "WhoId"),)}
+            "Contact": (("Event", "WhoId"), ("EventRelation", "RelationId")),
+            "Lead": (("Event", "WhoId"), ("EventRelation", "RelationId")),
+            "Event": (("EventRelation", "EventId"),)}
+NO_WORKFLOW = {"EventRelation", "EventWhoRelation"}  # "does not support ... workflow"
 
 
 @dataclass
@@ -77,9 +81,11 @@ class Org:
 
     def __init__(self, org_id: str, now: datetime | None = None) -> None:
         self.org_id = org_id
-        self.schema: dict[str, SObjectType] = standard_schema()
+        self.shared_activities = True  # "Allow users to relate multiple contacts to ..."
+        self.schema: dict[str, SObjectType] = standard_schema(self.shared_activities)
         self.records: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in self.schema}
         self.rules: dict[str, list[ValidationRule]] = {n: [] for n in self.schema}
+        self.duplicate_rules: list[DuplicateRule] = []
         self.outbound: dict[str, OutboundAction] = {}
         self.pending: list[tuple[OutboundAction, dict[str, Any]]] = []
         self.daily_api_limit = 15000
@@ -183,6 +189,10 @@ class Org:
 
     def get(self, sobject: str, record_id: str) -> dict[str, Any] | None:
         canonical = normalize_id(record_id)
+        if sobject == "EventWhoRelation":  # a view of EventRelation
+            rel = self.get("EventRelation", record_id)
+            return {**rel, "Type": sobject_of_id(rel["RelationId"])} \
+                if rel is not None and people.is_who(rel) else None
         return self.records[sobject].get(id_key(canonical)) if canonical else None
 
     def live(self, sobject: str, record_id: str) -> dict[str, Any]:
@@ -195,6 +205,8 @@ class Org:
         return rec
 
     def all(self, sobject: str, include_deleted: bool = False) -> list[dict[str, Any]]:
+        if sobject == "EventWhoRelation":
+            return people.who_relations(self, include_deleted)
         return [r for r in self.records[sobject].values()
                 if include_deleted or not r["IsDeleted"]]
 
@@ -208,42 +220,63 @@ class Org:
     # --- saves --------------------------------------------------------------------------
 
     def create(self, sobject: str, body: Any, actor: str, now: datetime, *,
-               notify: bool = True) -> dict[str, Any]:
+               notify: bool = True,
+               duplicates: DuplicateHeader | None = None) -> dict[str, Any]:
+        """`duplicates`: the request's duplicate rule header; None bypasses duplicate rules
+        (data seeded directly, lead conversion)."""
         t = self.type(sobject)
         if not t.createable:
             raise _not_allowed("inserted", t)
         changes = parse_body(t, body, creating=True)
         rec = self._blank(t, actor, now)
         rec.update(changes)
-        self._finish_save(t, rec, changes, None)
+        if t.name == "EventRelation":
+            people.relation_defaults(self, rec, changes)
+        self._finish_save(t, rec, changes, None, duplicates)
         self.records[t.name][id_key(rec["Id"])] = rec
-        if notify:
+        self._after_save(t, rec, None, actor, now)
+        if notify and t.name not in NO_WORKFLOW:
             self.notify(t.name, rec)
         return rec
 
     def update(self, sobject: str, record_id: str, body: Any, actor: str, now: datetime, *,
-               notify: bool = True) -> dict[str, Any]:
+               notify: bool = True,
+               duplicates: DuplicateHeader | None = None) -> dict[str, Any]:
         t = self.type(sobject)
         old = self.live(t.name, record_id)
         if not t.updateable:
             raise _not_allowed("updated", t)
+        if t.name == "Lead" and old["IsConverted"]:
+            raise people.converted_lead_error([])
         changes = parse_body(t, body, creating=False)
         rec = {**old, **changes, "LastModifiedDate": now, "SystemModstamp": now,
                "LastModifiedById": actor}
-        self._finish_save(t, rec, changes, old)
+        self._finish_save(t, rec, changes, old, duplicates)
+        before = dict(old)
         old.clear()
         old.update(rec)  # in place: one dict per record
-        if notify:
+        self._after_save(t, old, before, actor, now)
+        if notify and t.name not in NO_WORKFLOW:
             self.notify(t.name, old)
         return old
 
-    def delete(self, sobject: str, record_id: str, now: datetime) -> dict[str, Any]:
+    def _after_save(self, t: SObjectType, rec: dict[str, Any], before: dict[str, Any] | None,
+                    actor: str, now: datetime) -> None:
+        if t.name == "Event":
+            people.after_event_save(self, rec, before, actor, now)
+        elif t.name == "EventRelation":
+            people.after_relation_save(self, rec, before, actor, now)
+
+    def delete(self, sobject: str, record_id: str, now: datetime,
+               actor: str | None = None) -> dict[str, Any]:
         t = self.type(sobject)
         if not t.deletable:  # User: no delete() at all, so the record resource has no DELETE
             raise SfError(405, "METHOD_NOT_ALLOWED",
                           "HTTP Method 'DELETE' not allowed. Allowed are HEAD,GET,PATCH")
         rec = self.live(t.name, record_id)
         self._delete_tree(t.name, rec, now, root=rec["Id"])
+        if t.name == "EventRelation":
+            people.after_relation_delete(self, rec, actor or HUMAN_USER, now)
         return rec
 
     def _delete_tree(self, sobject: str, rec: dict[str, Any], now: datetime, root: str) -> None:
@@ -297,6 +330,7 @@ class Org:
                     event.update(WhoId=master["Id"], LastModifiedDate=now, SystemModstamp=now,
                                  LastModifiedById=actor)
                     event["AccountId"] = self._event_account(event)
+            people.repoint_relations(self, loser["Id"], master["Id"], actor, now)
             loser["MasterRecordId"] = master["Id"]
             self._delete_tree("Contact", loser, now, root=loser["Id"])
         return master
@@ -306,13 +340,16 @@ class Org:
     def _blank(self, t: SObjectType, actor: str, now: datetime) -> dict[str, Any]:
         rec: dict[str, Any] = {f.name: f.default if f.defaulted_on_create else None
                                for f in t.fields}
-        rec.update(Id=new_id(t.key_prefix), IsDeleted=False, OwnerId=actor, CreatedById=actor,
+        rec.update(Id=new_id(t.key_prefix), IsDeleted=False, CreatedById=actor,
                    LastModifiedById=actor, CreatedDate=now, LastModifiedDate=now,
                    SystemModstamp=now)
+        if t.field("OwnerId"):
+            rec["OwnerId"] = actor
         return rec
 
     def _finish_save(self, t: SObjectType, rec: dict[str, Any], changes: dict[str, Any],
-                     old: dict[str, Any] | None) -> None:
+                     old: dict[str, Any] | None,
+                     duplicates: DuplicateHeader | None = None) -> None:
         missing = [f.name for f in t.fields
                    if not f.nillable and f.createable and rec.get(f.name) is None
                    and (not f.defaulted_on_create or f.name in changes)]
@@ -323,11 +360,17 @@ class Org:
                           f"Required fields are missing: [{', '.join(missing)}]", missing)
         self._check_references(t, rec, changes)
         self._derive(t, rec)
+        if t.name == "EventRelation":
+            people.check_relation(self, rec, changes, old)
+        elif t.name == "Event":
+            people.check_event_people(self, rec, old)
         self._check_unique(t, rec, changes)
-        self._check_rules(t, rec)
+        if t.name not in NO_WORKFLOW:  # EventRelation: no validation rules either
+            self._check_rules(t, rec)
+        people.check_duplicates(self, t.name, rec, old is None, duplicates)
 
     def _derive(self, t: SObjectType, rec: dict[str, Any]) -> None:
-        if t.name == "Contact":
+        if t.name in ("Contact", "Lead"):
             rec["Name"] = " ".join(p for p in (rec.get("FirstName"), rec.get("LastName")) if p)
         if t.name == "Event":
             rec["AccountId"] = self._event_account(rec)
@@ -374,6 +417,8 @@ class Org:
                               "invalid cross reference id", [f.name])
             if other["IsDeleted"]:
                 raise SfError(400, "ENTITY_IS_DELETED", "entity is deleted", [f.name])
+            if target == "Lead" and other["IsConverted"]:
+                raise people.converted_lead_error([f.name])
         elif target not in ("User", "Calendar"):
             raise SfError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id",
                           [f.name])
@@ -460,14 +505,3 @@ def parse_body(t: SObjectType, body: Any, creating: bool) -> dict[str, Any]:
                       "security settings of this field and verify that it is read/write for "
                       "your profile or permission set.", read_only)
     return out
-
-
-def render(t: SObjectType, rec: dict[str, Any], version: str,
-           fields: list[FieldDef] | None = None) -> dict[str, Any]:
-    """A record as the REST API shows it: attributes first, then fields in schema order."""
-    out: dict[str, Any] = {"attributes": {
-        "type": t.name, "url": f"/services/data/v{version}/sobjects/{t.name}/{rec['Id']}"}}
-    for f in fields if fields is not None else t.fields:
-        out[f.name] = to_json(rec.get(f.name))
-    return out
-

@@ -77,6 +77,38 @@ class SalesforceContactSchema(_Lenient):
     IsDeleted = fields.Bool(load_default=False)
 
 
+class SalesforceLeadSchema(_Lenient):
+    Id = fields.Str(required=True)
+    FirstName = fields.Str(allow_none=True)
+    LastName = fields.Str(allow_none=True)
+    Email = fields.Str(allow_none=True)
+    Company = fields.Str(allow_none=True)
+    IsDeleted = fields.Bool(load_default=False)
+
+
+def load_salesforce_lead(data: Any) -> Contact:
+    """A Lead as a CRM person of a meeting (its Company is what a Contact's Account is)."""
+    record = validated(SalesforceLeadSchema(), data, what="salesforce Lead")
+    with about(f"salesforce Lead {record['Id']}"):
+        return Contact(id=salesforce_id18(record["Id"], field="Id"),
+                       first_name=record.get("FirstName"), last_name=record.get("LastName"),
+                       email=record.get("Email"), company=record.get("Company"),
+                       deleted=record["IsDeleted"])
+
+
+class SalesforceRelationSchema(_Lenient):
+    Id = fields.Str(required=True)
+    RelationId = fields.Str(required=True)
+
+
+def load_salesforce_relation(data: Any) -> tuple[str, str]:
+    """(relation id, the related person's id), both 18 characters."""
+    record = validated(SalesforceRelationSchema(), data, what="salesforce EventRelation")
+    with about(f"salesforce EventRelation {record['Id']}"):
+        return (salesforce_id18(record["Id"], field="Id"),
+                salesforce_id18(record["RelationId"], field="RelationId"))
+
+
 class SalesforceUserSchema(_Lenient):
     Id = fields.Str(required=True)
     Email = fields.Str(allow_none=True)

@@ -102,6 +102,7 @@ def save(link: Link, changes: Mapping[str, tuple[str, str, Any, Any]],
     forbid (two links deciding one CRM event) is a Conflict: re-read and re-plan.
     """
     values = {name: getattr(link, name) for name in _SAVED_COLUMNS}
+    values["crm_people"] = list(link.crm_people)
     assignments = ", ".join(f"{name} = %({name})s" for name in values)
     with joined(tx) as tx:
         try:
@@ -117,6 +118,13 @@ def save(link: Link, changes: Mapping[str, tuple[str, str, Any, Any]],
                        request_id, task_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
                 (link.link_id, side, action, key.split(".", 1)[1], _text(old), _text(new),
                  request_id, task_id))
+
+
+def set_people(link_id: int, person_ids: list[str], *, tx: Tx | None = None) -> None:
+    """The further people the sync related to the link's CRM meeting."""
+    with joined(tx) as tx:
+        tx.execute("UPDATE sync_links SET crm_people = %s, updated_at = now() WHERE id = %s",
+                   (list(person_ids), link_id))
 
 
 def mark_reconciled(link_id: int, *, tx: Tx | None = None) -> None:

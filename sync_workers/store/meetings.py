@@ -13,7 +13,12 @@ from .db import Tx, fetch_value, transaction
 from .links import to_link
 
 _HANDED_OVER = ("crm_event_id", "crm_contact_id", "crm_fingerprint", "crm_version",
-                "last_contact_email")
+                "last_contact_email", "crm_people")
+
+
+def _carried(link: Link, names: tuple[str, ...]) -> dict:
+    return {name: list(value) if isinstance(value := getattr(link, name), tuple) else value
+            for name in names}
 
 
 def _lock(tx: Tx, crm_account_id: int, ical_uid: str) -> None:
@@ -65,16 +70,17 @@ def link_copy(calendar_account_id: int, crm_account_id: int, calendar_event_id: 
                        (decider.link_id,))
         role = "decider" if decider is None or takes_over else "copy"
         # A new decider carries on the meeting's CRM side; a copy only names its records.
-        carried = {} if decider is None else {
-            name: getattr(decider, name) for name in
-            (_HANDED_OVER if role == "decider" else ("crm_event_id", "crm_contact_id"))}
+        carried = {} if decider is None else _carried(
+            decider, _HANDED_OVER if role == "decider" else ("crm_event_id", "crm_contact_id"))
         tx.execute(
             """INSERT INTO sync_links (calendar_account_id, crm_account_id, calendar_event_id,
                    ical_uid, role, organizer_copy, origin, crm_event_id, crm_contact_id,
-                   crm_fingerprint, crm_version, last_contact_email)
-               VALUES (%s, %s, %s, %s, %s, %s, 'calendar', %s, %s, %s, %s, %s) RETURNING id""",
+                   crm_fingerprint, crm_version, last_contact_email, crm_people)
+               VALUES (%s, %s, %s, %s, %s, %s, 'calendar', %s, %s, %s, %s, %s, %s)
+               RETURNING id""",
             (calendar_account_id, crm_account_id, calendar_event_id, ical_uid, role,
-             organizer_copy, *(carried.get(name) for name in _HANDED_OVER)))
+             organizer_copy, *(carried.get(name) for name in _HANDED_OVER[:-1]),
+             carried.get("crm_people", [])))
         return fetch_value(tx)
 
 
@@ -96,7 +102,7 @@ def hand_over(leaving: Link) -> int | None:
             tx.execute(f"""UPDATE sync_links SET role = 'decider', updated_at = now(),
                                {', '.join(f'{n} = %({n})s' for n in _HANDED_OVER)}
                            WHERE id = %(id)s""",
-                       {**{n: getattr(leaving, n) for n in _HANDED_OVER}, "id": successor})
+                       {**_carried(leaving, _HANDED_OVER), "id": successor})
         return successor
 
 

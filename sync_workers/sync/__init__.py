@@ -6,6 +6,7 @@ from .apply import apply_calendar_patch
 from .contact_block import (
                             ContactCard,
                             parse_contact_block,
+                            parse_contact_cards,
                             render_contact_block,
                             replace_contact_block,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "EVENT_FIELDS", "SPAN_FIELDS", "Appointment", "Attendee", "Contact", "ContactCard",
     "CrmActivity", "CrmSide", "Link", "Ownership", "Plan", "TimeSpan", "activity_view",
     "apply_calendar_patch", "calendar_event_id_for_crm", "calendar_view", "contact_view",
-    "crm_view", "fingerprint", "normalize", "parse_contact_block", "plan",
+    "crm_view", "fingerprint", "normalize", "parse_contact_block",
+    "parse_contact_cards", "plan",
     "render_contact_block", "replace_contact_block",
 ]

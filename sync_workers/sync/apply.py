@@ -15,6 +15,7 @@ from .fields import (
     CALENDAR_KEYS,
     CANONICAL_FIELDS,
     CONTACT_FIELDS,
+    PEOPLE_FIELDS,
     SPAN_FIELDS,
     normalize,
 )
@@ -40,10 +41,11 @@ def apply_calendar_patch(link: Link, appointment: Appointment | None,
         changes["status"] = _calendar_status(current.status, patch["status"])
     if any(name in patch for name in SPAN_FIELDS):
         changes["span"] = TimeSpan(values["start"], values["end"], bool(values["all_day"]))
-    if any(name in patch for name in CONTACT_FIELDS):
+    if any(name in patch for name in CONTACT_FIELDS + PEOPLE_FIELDS):
         card = ContactCard(values["contact_name"], values["contact_email"],
                            values["contact_company"])
-        changes["description"] = replace_contact_block(current.description, card)
+        others = tuple(ContactCard(*person) for person in values["other_people"] or ())
+        changes["description"] = replace_contact_block(current.description, card, others)
         if "contact_email" in patch and card.email is not None:
             changes["attendees"] = _with_contact_attendee(current.attendees, card,
                                                           link.last_contact_email)

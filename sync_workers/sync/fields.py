@@ -11,7 +11,11 @@ from typing import Any
 
 EVENT_FIELDS = ("title", "start", "end", "all_day", "location", "status")
 CONTACT_FIELDS = ("contact_name", "contact_email", "contact_company")
-CANONICAL_FIELDS = EVENT_FIELDS + CONTACT_FIELDS
+# The meeting's other CRM people (every guest after the first): (name, e-mail, company)
+# each, in the guests' order, shown in the contact block; the CRM's data, never written
+# back to it (who attends is the calendar's, and is related by the engine).
+PEOPLE_FIELDS = ("other_people",)
+CANONICAL_FIELDS = EVENT_FIELDS + CONTACT_FIELDS + PEOPLE_FIELDS
 # A span is written as one unit (Google's start/end pair, Salesforce's duration needs both
 # ends), so these three always share an owner and always travel together in a patch.
 SPAN_FIELDS = ("start", "end", "all_day")
@@ -31,6 +35,10 @@ def normalize(field: str, value: Any) -> Any:
         raise ValueError(f"unknown canonical field {field!r}")
     if value is None:
         return None
+    if field in PEOPLE_FIELDS:
+        people = tuple(tuple(normalize(name, part) for name, part in zip(CONTACT_FIELDS, person))
+                       for person in value)
+        return people or None
     if field in ("start", "end"):
         if isinstance(value, datetime):
             if value.utcoffset() is None:

@@ -151,6 +151,7 @@ class CrmSide:
 
     activity: CrmActivity | None
     contact: Contact | None = None
+    others: tuple[Contact, ...] = ()  # the meeting's further people, in the guests' order
 
     def __post_init__(self) -> None:
         if self.activity is not None and self.contact is not None \
@@ -188,7 +189,9 @@ class Link:
     ical_uid: str | None = None
     role: LinkRole = "decider"
     organizer_copy: bool = False
+    crm_people: tuple[str, ...] = ()  # further people the sync related, guests' order
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "crm_people", tuple(self.crm_people or ()))
         _check_status("link", self.status, LINK_STATUSES)
         _check_status("link role", self.role, LINK_ROLES)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal, Mapping
 
-from .fields import CANONICAL_FIELDS, SPAN_FIELDS
+from .fields import CANONICAL_FIELDS, PEOPLE_FIELDS, SPAN_FIELDS
 
 Side = Literal["calendar", "crm"]
 SIDES: frozenset[str] = frozenset({"calendar", "crm"})
@@ -35,6 +35,9 @@ class Ownership:
             raise ValueError(f"ownership sides must be one of {sorted(SIDES)}: {bad}")
         if len({data[name] for name in SPAN_FIELDS}) != 1:
             raise ValueError(f"{list(SPAN_FIELDS)} form one span and need one owner")
+        if any(data[name] != "crm" for name in PEOPLE_FIELDS):
+            raise ValueError(f"{list(PEOPLE_FIELDS)} can only be the CRM's: the people "
+                             f"related to a meeting follow its guests, not a field")
         object.__setattr__(self, "owners", MappingProxyType(dict(data)))
 
     @classmethod
@@ -49,4 +52,5 @@ DEFAULT_OWNERSHIP = Ownership.from_dict({
     "title": "calendar", "start": "calendar", "end": "calendar", "all_day": "calendar",
     "location": "calendar", "status": "calendar",
     "contact_name": "crm", "contact_email": "crm", "contact_company": "crm",
+    "other_people": "crm",
 })

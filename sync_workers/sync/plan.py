@@ -26,7 +26,7 @@ from .fields import (
 from .fingerprint import fingerprint
 from .models import Appointment, CrmActivity, CrmSide, Link
 from .ownership import DEFAULT_OWNERSHIP, Ownership
-from .views import activity_view, calendar_view, contact_view
+from .views import activity_view, calendar_view, contact_view, people_view
 
 Action = Literal["none", "create", "update", "delete"]
 OnCalendarDelete = Literal["cancel", "delete"]
@@ -131,7 +131,8 @@ def _calendar_gone(link: Link, crm_side: CrmSide, on_calendar_delete: OnCalendar
                     link_patch=_changes(link, status="deleted"))
     if activity is None:
         return Plan(link_patch=_changes(link, status="canceled"))
-    after = {**activity_view(activity), **contact_view(crm_side.contact), "status": "canceled"}
+    after = {**activity_view(activity), **contact_view(crm_side.contact),
+             **people_view(crm_side.others), "status": "canceled"}
     patch = {"status": "canceled"} if activity.status != "canceled" else {}
     return Plan(crm_action="update" if patch else "none", crm_patch=patch,
                 link_patch=_changes(link, status="canceled", crm_fingerprint=fingerprint(after)))
@@ -146,7 +147,8 @@ def _converge(link: Link, appointment: Appointment | None, crm_side: CrmSide,
     # Deleted contact: no contact; its block leaves the calendar and the link goes on.
     contact_id = contact.id if contact is not None and not contact.deleted else None
     calendar = calendar_view(appointment) if appointment else None
-    crm = {**(activity_view(activity) if activity else {}), **contact_view(contact)}
+    crm = {**(activity_view(activity) if activity else {}), **contact_view(contact),
+           **people_view(crm_side.others)}
 
     def desired(name: str) -> Any:
         if ownership.owner(name) == "calendar":

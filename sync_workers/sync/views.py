@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .contact_block import ContactCard, parse_contact_block
+from .contact_block import ContactCard, parse_contact_cards
 from .fields import CONTACT_FIELDS, normalize, normalize_all
 from .models import Appointment, Contact, CrmActivity
 
@@ -16,7 +16,8 @@ def calendar_view(appointment: Appointment) -> dict[str, Any]:
     """The calendar's values. Its contact e-mail counts only while the block and an
     attendee agree on it: a removed attendee reads as "no e-mail", so the owner's value
     puts it back."""
-    card = parse_contact_block(appointment.description) or ContactCard()
+    cards = parse_contact_cards(appointment.description)
+    card = cards[0] if cards else ContactCard()
     attendees = {normalize("contact_email", attendee.email) for attendee in appointment.attendees}
     span = appointment.span
     return normalize_all({
@@ -29,11 +30,23 @@ def calendar_view(appointment: Appointment) -> dict[str, Any]:
         "contact_name": card.name,
         "contact_email": card.email if card.email in attendees else None,
         "contact_company": card.company,
+        "other_people": tuple((c.name, c.email, c.company) for c in cards[1:]),
     })
 
 
-def crm_view(activity: CrmActivity, contact: Contact | None) -> dict[str, Any]:
-    return {**activity_view(activity), **contact_view(contact)}
+def crm_view(activity: CrmActivity, contact: Contact | None,
+             others: tuple[Contact, ...] = ()) -> dict[str, Any]:
+    return {**activity_view(activity), **contact_view(contact), **people_view(others)}
+
+
+def people_view(others: tuple[Contact, ...]) -> dict[str, Any]:
+    """The meeting's further CRM people, as the contact block shows them."""
+    shown = []
+    for person in others:
+        view = contact_view(person)
+        if any(view.values()):
+            shown.append(tuple(view[name] for name in CONTACT_FIELDS))
+    return normalize_all({"other_people": tuple(shown)})
 
 
 def activity_view(activity: CrmActivity) -> dict[str, Any]:

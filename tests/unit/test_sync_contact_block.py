@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from sync_workers.sync import (
     ContactCard,
     parse_contact_block,
+    parse_contact_cards,
     render_contact_block,
     replace_contact_block,
 )
@@ -75,3 +76,14 @@ def test_whatever_we_write_reads_back_and_removes_cleanly(text, first, second):
     assert parse_contact_block(twice) == (None if second.is_empty else second)
     assert replace_contact_block(twice, second) == twice
     assert replace_contact_block(twice, None) == text
+
+
+@pytest.mark.parametrize("user_text", ["Agenda: pricing", "<b>Agenda</b>: pricing"],
+                         ids=["plain", "html"])
+def test_every_person_of_the_meeting_has_a_card_in_the_block(user_text):
+    ada = ContactCard("Ada Lovelace", "ada@example.com", "Analytical Engines")
+    others = (ContactCard("Grace Hopper", "grace@navy.example"), ContactCard(None, "x@y.org"))
+    written = replace_contact_block(user_text, ada, others)
+    assert parse_contact_cards(written) == (ada, *others)
+    assert parse_contact_block(written) == ada
+    assert replace_contact_block(written, None) == user_text

@@ -9,7 +9,7 @@ DEFAULT = dict(DEFAULT_OWNERSHIP.owners)
 
 def test_default_table_crm_owns_the_contact_calendar_the_event():
     assert {name for name, side in DEFAULT.items() if side == "crm"} == {
-        "contact_name", "contact_email", "contact_company"}
+        "contact_name", "contact_email", "contact_company", "other_people"}
     assert {name for name, side in DEFAULT.items() if side == "calendar"} == {
         "title", "start", "end", "all_day", "location", "status"}
 
@@ -36,3 +36,8 @@ def test_the_table_cannot_change_after_loading():
     data["title"] = "crm"
     assert table.owner("title") == "calendar"
     assert set(table.owners) == set(CANONICAL_FIELDS)
+
+
+def test_the_meetings_other_people_can_only_be_the_crms():
+    with pytest.raises(ValueError, match="other_people.*only be the CRM's"):
+        Ownership.from_dict({**DEFAULT, "other_people": "calendar"})

@@ -143,8 +143,8 @@ RULES = [
       "calendar_patch": {"title": "Demo call", "location": "Room 1", "status": "scheduled",
                          "start": T0, "end": T0 + timedelta(hours=1), "all_day": False,
                          "contact_name": "Ada Lovelace", "contact_email": "ada@example.com",
-                         "contact_company": "Analytical Engines", "crm_event_id": "00U1",
-                         "crm_contact_id": ADA.id}}),
+                         "contact_company": "Analytical Engines", "other_people": None,
+                         "crm_event_id": "00U1", "crm_contact_id": ADA.id}}),
     ("no calendar event for a canceled CRM activity",
      both(calendar_gone, edit_link(calendar_fingerprint=None), edit_activity(status="canceled")),
      {"is_noop": True}),
@@ -237,7 +237,7 @@ def test_ownership_is_configuration():
     crm_titles = Ownership.from_dict({
         "title": "crm", "start": "calendar", "end": "calendar", "all_day": "calendar",
         "location": "calendar", "status": "calendar", "contact_name": "crm",
-        "contact_email": "crm", "contact_company": "crm"})
+        "contact_email": "crm", "contact_company": "crm", "other_people": "crm"})
     link, appointment, crm = edit_activity(subject="Renamed in CRM")(*synced())
     result = plan(link, appointment, crm, crm_titles)
     assert (result.calendar_patch, result.crm_patch) == ({"title": "Renamed in CRM"}, {})

@@ -56,7 +56,8 @@ def ownerships(draw):
     side = st.sampled_from(["calendar", "crm"])
     span_owner = draw(side)
     owners = {name: draw(side) for name in CANONICAL_FIELDS}
-    owners.update(start=span_owner, end=span_owner, all_day=span_owner)
+    owners.update(start=span_owner, end=span_owner, all_day=span_owner,
+                  other_people="crm")  # the only owner they can have
     return Ownership.from_dict(owners)
 
 

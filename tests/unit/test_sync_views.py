@@ -9,10 +9,12 @@ from sync_workers.sync import (
     Appointment,
     Attendee,
     Contact,
+    ContactCard,
     calendar_view,
     contact_view,
     crm_view,
     normalize,
+    replace_contact_block,
 )
 
 from .sync_builders import ADA, T0, all_day, synced, timed
@@ -23,7 +25,8 @@ def test_both_views_of_a_synced_pair_are_equal():
     assert calendar_view(appointment) == crm_view(crm.activity, crm.contact) == {
         "title": "Demo call", "start": T0, "end": timed().end, "all_day": False,
         "location": "Room 1", "status": "scheduled", "contact_name": "Ada Lovelace",
-        "contact_email": "ada@example.com", "contact_company": "Analytical Engines"}
+        "contact_email": "ada@example.com", "contact_company": "Analytical Engines",
+        "other_people": None}
 
 
 @pytest.mark.parametrize("change, field, expected", [
@@ -83,3 +86,15 @@ def test_the_crm_view_keeps_the_attendee_rule_out():
 def test_normalize_refuses_naive_datetimes():
     with pytest.raises(ValueError, match="no time zone"):
         normalize("start", datetime(2024, 5, 6, 12))
+
+
+def test_the_meetings_other_people_read_alike_on_both_sides():
+    grace = Contact("003G", "Grace", "Hopper", "Grace@Navy.example", None)
+    _, appointment, crm = synced()
+    shown = replace(appointment, description=replace_contact_block(
+        appointment.description, ContactCard("Ada Lovelace", "ada@example.com",
+                                             "Analytical Engines"),
+        (ContactCard("Grace Hopper", "grace@navy.example"),)))
+    assert calendar_view(shown)["other_people"] == \
+        crm_view(crm.activity, crm.contact, (grace,))["other_people"] == \
+        (("Grace Hopper", "grace@navy.example", None),)

@@ -14,7 +14,7 @@ from ..config import Settings
 from ..providers.base import CrmProvider
 from ..reliability.locks import redis_client
 from ..store import links
-from ..sync import Appointment, Contact, CrmActivity, Link
+from ..sync import Appointment, Attendee, Contact, CrmActivity, Link, normalize
 from ..sync.guests import CalendarOwner, guests
 from .booking import person_for
 
@@ -25,13 +25,14 @@ SHARING_OFF = "salesforce Shared Activities are off: only the first guest is kep
 
 
 def meeting_people(crm: CrmProvider, link: Link, appointment: Appointment | None,
-                   activity: CrmActivity | None, owner: CalendarOwner,
-                   settings: Settings) -> tuple[tuple[Contact, ...], int]:
+                   activity: CrmActivity | None, contact: Contact | None,
+                   owner: CalendarOwner, settings: Settings
+                   ) -> tuple[tuple[Contact, ...], int]:
     """(the further people, in the guests' order; writes made). Nothing before the CRM
     meeting exists, or once the calendar event is gone (the CRM meeting keeps them)."""
     if activity is None or appointment is None or not appointment.is_live:
         return (), 0
-    further = guests(appointment, owner)[1:]
+    further = _further_guests(guests(appointment, owner), link, contact)
     if not further and not link.crm_people:
         return (), 0
     if not crm.shares_activities():
@@ -53,6 +54,18 @@ def meeting_people(crm: CrmProvider, link: Link, appointment: Appointment | None
         people.append(person)
     writes = _relate(crm, link, activity, [p.id for p in people])
     return tuple(people), writes
+
+
+def _further_guests(found: tuple[Attendee, ...], link: Link,
+                    contact: Contact | None) -> tuple[Attendee, ...]:
+    """The guests other than the meeting's contact. The contact is known by address (its
+    e-mail now, or the one last written to the calendar, while a change is on its way),
+    not by its place in the list: a changed e-mail moves its attendee to the end."""
+    theirs = {normalize("contact_email", e) for e in
+              (link.last_contact_email, contact.email if contact else None)} - {None}
+    if not theirs:
+        return found[1:]
+    return tuple(g for g in found if normalize("contact_email", g.email) not in theirs)
 
 
 def _relate(crm: CrmProvider, link: Link, activity: CrmActivity, wanted: list[str]) -> int:

@@ -95,9 +95,12 @@ def _reconcile_once(link_id: int, calendar: CalendarProvider, crm: CrmProvider,
             return Outcome(link_id, "waiting")
         link = replace(link, crm_contact_id=contact.id)
         links.save(link, {}, request_id(), task_id)
-    others, people_writes = meeting_people(crm, link, appointment, activity, owner, settings)
-    link = links.get(link_id) if people_writes else link
-    side = replace(_crm_side(crm, link, activity), others=others)
+    side = _crm_side(crm, link, activity)
+    others, people_writes = meeting_people(crm, link, appointment, activity, side.contact,
+                                           owner, settings)
+    if others or link.crm_people:
+        link = links.get(link_id)  # the people it related are recorded on it
+    side = replace(side, others=others)
     planned = plan(link, appointment, side, DEFAULT_OWNERSHIP,
                    on_calendar_delete=settings.on_calendar_delete,
                    crm_max_lengths=crm.max_lengths())

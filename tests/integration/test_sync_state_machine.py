@@ -1,6 +1,7 @@
 """Random interleavings through the real pipeline (sandbox over HTTP, real worker processes,
 real Postgres and Redis): bookings, reschedules, retitles and cancels in the calendar, some
-with a colleague (a second connected rep) invited, who may decline; time,
+with a colleague (a second connected rep) invited, who may decline, and a further guest
+who joins and leaves; time,
 subject and location edits of the Event and contact renames, e-mail and company changes in
 the CRM; polls of either side, repeated and in any order, and reconciles published past the
 dedupe; injected 429s (Retry-After 0-1 s) and 503s.
@@ -11,7 +12,9 @@ After each example the work is drained (one poll of each side, then quiet) and t
   company are in the event's contact block and its e-mail among the attendees;
 - exactly one CRM Event per live booking (at most one, canceled, per canceled one), no
   other Event, no two live contacts with one e-mail: a meeting in both reps' calendars is
-  one CRM meeting, whose id the colleague's copy carries until the colleague declines;
+  one CRM meeting, whose id the colleague's copy carries until the colleague declines,
+  and its people are exactly its guests (the further guest related while invited, listed
+  in the contact block after the contact);
 - nothing was dead-lettered (the 503s injected stay within the retry budget);
 - one more reconcile of every link writes nothing.
 """
@@ -57,6 +60,7 @@ pytestmark = pytest.mark.integration
 MONDAY = datetime(2027, 3, 1, tzinfo=timezone.utc)
 GUESTS = ("ada@client.example", "grace@client.example")  # few: bookings share contacts
 COLLEAGUE = "robin@example.com"  # the second rep: a colleague, never a guest
+FURTHER_GUEST = "alan@bletchley.example"  # joins and leaves bookings after the first guest
 TITLES = ("Intro call", "Demo", "Follow-up", "Pricing")
 NAMES = (("Ada", "King"), ("Grace", "Hopper"), ("Alan", "Turing"))
 COMPANIES = ("Analytical Engines", "Bletchley Park")
@@ -81,6 +85,7 @@ class Booked:
     end: datetime
     cancelled: bool = False
     colleague: bool = False  # the colleague is invited (and has not declined)
+    further_guest: bool = False  # FURTHER_GUEST is invited
 
 
 class SyncMachine(RuleBasedStateMachine):
@@ -116,6 +121,19 @@ class SyncMachine(RuleBasedStateMachine):
         self.booked[event["id"]] = Booked(title, start, end, colleague=colleague)
         self.noted[f"bookings with the colleague invited: {colleague}"] += 1
         return event["id"]
+
+    @rule(event=events)
+    def a_further_guest_joins_or_leaves(self, event):
+        booked = self.booked[event]
+        if booked.cancelled:
+            return
+        attendees = [a for a in self.pair.event(event).get("attendees", [])
+                     if a["email"] != FURTHER_GUEST]
+        if not booked.further_guest:
+            attendees.append({"email": FURTHER_GUEST})
+        self.pair.edit(event, attendees=attendees)
+        booked.further_guest = not booked.further_guest
+        self.noted[f"further guest {'joins' if booked.further_guest else 'leaves'}"] += 1
 
     # --- the colleague: their copy of a meeting they were invited to ------------------------
 
@@ -268,7 +286,22 @@ class SyncMachine(RuleBasedStateMachine):
         return (problems + crm_follows_calendar(crm, calendar)
                 + calendar_follows_contact(calendar, contact_card(self.pair, contact))
                 + keys_tie_both(calendar, crm, link_of(self.pair, event_id))
+                + self._people_problems(calendar, booked, crm)
                 + self._colleague_problems(event_id, booked, crm))
+
+    def _people_problems(self, calendar: dict, booked: Booked, crm: dict) -> list[str]:
+        """The CRM meeting's people are its guests; the block lists the further one."""
+        further = [c["Id"] for c in self.pair.contacts() if c["Email"] == FURTHER_GUEST] \
+            if booked.further_guest else []
+        related = {r["RelationId"] for r in sf.records(self.pair.state, "EventRelation")
+                   if r["EventId"] == crm["Id"] and r.get("IsParent")}
+        problems = [] if related == {crm["WhoId"], *further} else \
+            [f"the CRM meeting relates {sorted(related)}, its guests are "
+             f"{[crm['WhoId'], *further]}"]
+        listed = further_cards(calendar.get("description") or "")
+        if listed != ([FURTHER_GUEST] if booked.further_guest else []):
+            problems.append(f"the contact block lists {listed} after the contact")
+        return problems
 
     def _colleague_problems(self, event_id: str, booked: Booked, crm: dict) -> list[str]:
         """The colleague's copy: linked to the same CRM meeting while they attend, and
@@ -353,12 +386,29 @@ def contact_card(pair: Pair, contact: dict) -> dict[str, str]:
     return {label: value for label, value in card.items() if value}
 
 
-def calendar_block(description: str) -> dict[str, str] | None:
+def _block_cards(description: str) -> list[dict[str, str]] | None:
     start, end = description.rfind("[CRM contact]"), description.rfind("[/CRM contact]")
     if start < 0 or end < start:
         return None
-    lines = description[start:end].splitlines()[1:]
-    return dict(line.split(": ", 1) for line in lines if ": " in line)
+    cards: list[dict[str, str]] = [{}]
+    for line in description[start:end].splitlines()[1:]:
+        if line == "--":
+            cards.append({})
+        elif ": " in line:
+            label, value = line.split(": ", 1)
+            cards[-1][label] = value
+    return cards
+
+
+def calendar_block(description: str) -> dict[str, str] | None:
+    """The block's first card: the meeting's contact."""
+    cards = _block_cards(description)
+    return cards[0] if cards else None
+
+
+def further_cards(description: str) -> list[str]:
+    """The e-mails of the block's further cards: the meeting's other people."""
+    return [card.get("Email", "") for card in (_block_cards(description) or [{}])[1:]]
 
 
 def calendar_follows_contact(calendar: dict, card: dict[str, str]) -> list[str]:

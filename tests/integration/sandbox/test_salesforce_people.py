@@ -10,28 +10,8 @@ from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from sync_workers.sandbox import oauth
 from sync_workers.sandbox import salesforce_admin as sf
-
-
-class Api:
-    """A Bearer session against /services/data/vVERSION."""
-
-    def __init__(self, sandbox, version: str = "59.0") -> None:
-        token = oauth.mint_grant(sandbox.state, "salesforce", oauth.DEFAULT_SUBJECTS["salesforce"])
-        self.token = token
-        self.base = f"{token['instance_url']}/services/data/v{version}"
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {token['access_token']}"
-
-    def records(self, soql: str) -> list[dict]:
-        resp = self.get("/query", params={"q": soql})
-        assert resp.status_code == 200, resp.text
-        return resp.json()["records"]
-
-    def __getattr__(self, method):
-        return lambda path, **kw: self.http.request(method.upper(), self.base + path,
-                                                    timeout=5, **kw)
+from tests.integration.sandbox.salesforce_client import Api
 
 
 @pytest.fixture
@@ -320,7 +300,7 @@ def test_allow_save_passes_an_alerting_rule(sandbox, api):
 
 
 def test_the_header_needs_api_52(sandbox):
-    api = Api(sandbox, "51.0")
+    api = Api(sandbox, version="51.0")
     create(api, "Contact", LastName="Doe", Email="jane@example.com")
     sf.add_duplicate_rule(sandbox.state, "Contact", "allow")
     resp = api.post("/sobjects/Contact", json={"LastName": "Doe", "Email": "jane@example.com"},
@@ -342,7 +322,7 @@ def test_upsert_creating_checks_duplicate_rules_and_leads_when_the_rule_says_so(
 
 
 def test_the_key_is_spelled_duplicate_result_from_v60(sandbox):
-    api = Api(sandbox, "62.0")
+    api = Api(sandbox, version="62.0")
     first = create(api, "Contact", LastName="Doe", Email="jane@example.com")
     sf.add_duplicate_rule(sandbox.state, "Contact", "block")
     resp = api.post("/sobjects/Contact", json={"LastName": "Doe", "Email": "jane@example.com"},

@@ -9,32 +9,9 @@ from simple_salesforce import Salesforce
 
 from sync_workers.sandbox import oauth
 from sync_workers.sandbox import salesforce_admin as sf
+from tests.integration.sandbox.salesforce_client import Api
 
 MEETING = {"Subject": "Demo", "StartDateTime": "2030-01-07T10:00:00Z", "DurationInMinutes": 30}
-
-
-class Api:
-    """A Bearer session of `subject` against /services/data/v59.0."""
-
-    def __init__(self, sandbox, subject: str | None = None, scope: str | None = None) -> None:
-        self.token = oauth.mint_grant(sandbox.state, "salesforce",
-                                      subject or oauth.DEFAULT_SUBJECTS["salesforce"],
-                                      scope=scope)
-        self.base = f"{self.token['instance_url']}/services/data/v59.0"
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {self.token['access_token']}"
-
-    def query(self, soql: str) -> requests.Response:
-        return self.http.get(f"{self.base}/query", params={"q": soql}, timeout=5)
-
-    def records(self, soql: str) -> list[dict]:
-        resp = self.query(soql)
-        assert resp.status_code == 200, resp.text
-        return resp.json()["records"]
-
-    def __getattr__(self, method):
-        return lambda path, **kw: self.http.request(method.upper(), self.base + path,
-                                                    timeout=5, **kw)
 
 
 @pytest.fixture

@@ -41,6 +41,10 @@ def build_payload(object_name: str, canonical_values: Mapping[str, Any],
     if spec.span is not None and any(name in canonical_values for name in SPAN_FIELDS):
         payload.update(_span_fields(spec.span, canonical_values))
     for rule in spec.rules:
+        # The sync's own text (a template) goes into a record it creates, never over what a
+        # person may have written since: an update leaves the field alone.
+        if rule.template is not None and not creating:
+            continue
         if rule.uses <= set(canonical_values):
             payload[rule.target] = _mapped_value(rule, canonical_values)
 

@@ -71,9 +71,9 @@ def test_what_we_write_reads_back_as_the_same_canonical_values(values):
     ({"start": NOON, "end": NOON + timedelta(minutes=5), "all_day": False},
      {"IsAllDayEvent": False, "StartDateTime": "2024-05-06T12:00:00Z",
       "EndDateTime": "2024-05-06T12:05:00Z"}),
-    # the external id is createable only here: an update leaves it out
-    ({"calendar_event_id": "x1"},
-     {"Description": "Synced from the calendar (event x1). Edit the meeting there."}),
+    # the external id is createable only here: an update leaves it out, and the sync's
+    # templated text is written only into records it creates, never over a rep's notes
+    ({"calendar_event_id": "x1"}, {}),
     ({"contact_name": "Ada"}, {}),  # Event does not map contact fields
 ])
 def test_an_update_writes_only_the_patch(patch, expected):

@@ -10,9 +10,11 @@ Outlook implement, so we read them as the user's calendar shows them:
   offset before the gap, which lands after it (02:30 EST = 03:30 EDT). Rejecting would
   dead-letter an event the user could create; shifting this way is the standard's answer,
   not a guess. zoneinfo with `fold=0` does exactly both.
+Either is said: one WARNING naming the record, the local time, the zone and the result.
 """
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
@@ -20,7 +22,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..reliability.errors import InvalidInput
 from ..sync.models import TimeSpan
-from .validation import core_values
+from .validation import core_values, subject
+
+log = logging.getLogger(__name__)
 
 _DATE_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:?\d{2})?")
@@ -41,8 +45,23 @@ def to_utc(value: Any, zone: str | None = None, *, field: str) -> datetime:
         if not zone:
             raise InvalidInput(f"{field}: {value!r} has no UTC offset and no time zone "
                                f"beside it; refusing to guess")
+        local = parsed
         parsed = parsed.replace(tzinfo=iana_zone(zone, field=field), fold=0)
+        _say_if_normalised(local, parsed, zone, field)
     return parsed.astimezone(timezone.utc)
+
+
+def _say_if_normalised(local: datetime, placed: datetime, zone: str, field: str) -> None:
+    utc = placed.astimezone(timezone.utc)
+    gap = utc.astimezone(placed.tzinfo).replace(tzinfo=None) != local  # no such wall time
+    overlap = placed.replace(fold=1).utcoffset() != placed.utcoffset()
+    if not (gap or overlap):
+        return
+    log.warning("local time in a daylight-saving change normalised", extra={
+        "record": subject(), "field": field, "local_time": local.isoformat(), "zone": zone,
+        "utc": utc.isoformat(),
+        "rule": "moved forward past the gap (RFC 5545)" if gap
+                else "the first of the two occurrences (RFC 5545)"})
 
 
 def to_date(value: Any, *, field: str) -> date:

@@ -3,6 +3,7 @@ the field path in the reason."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Iterator
 
 from marshmallow import Schema, ValidationError
@@ -31,14 +32,26 @@ def core_values() -> Iterator[None]:
         raise InvalidInput(error.reason) from None
 
 
+_SUBJECT: ContextVar[str | None] = ContextVar("schema_subject", default=None)
+
+
 @contextmanager
 def about(what: str) -> Iterator[None]:
-    """Prefix the reason of any InvalidInput raised inside with `what`."""
+    """Prefix the reason of any InvalidInput raised inside with `what`; warnings logged
+    inside name it too (`subject()`)."""
+    token = _SUBJECT.set(what)
     try:
         with core_values():
             yield
     except InvalidInput as error:
         raise InvalidInput(f"{what}: {error.reason}") from None
+    finally:
+        _SUBJECT.reset(token)
+
+
+def subject() -> str | None:
+    """What is being loaded (e.g. "google event abc"), inside `about(...)`."""
+    return _SUBJECT.get()
 
 
 def _flatten(messages: Any, path: str = "") -> list[str]:

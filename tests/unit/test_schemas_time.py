@@ -6,6 +6,7 @@ import pytest
 
 from sync_workers.reliability.errors import InvalidInput
 from sync_workers.schemas.time import google_span, salesforce_span, to_date, to_utc
+from sync_workers.schemas.validation import about
 from sync_workers.sync import TimeSpan
 
 
@@ -130,3 +131,23 @@ def test_salesforce_span_rejects(record, reason):
               "start": None, "end": None, **record}
     with pytest.raises(InvalidInput, match=reason):
         salesforce_span(**fields)
+
+
+@pytest.mark.parametrize("local, utc_text, rule", [
+    ("2027-03-14T02:30:00", "2027-03-14T07:30:00+00:00", "moved forward past the gap"),
+    ("2027-11-07T01:30:00", "2027-11-07T05:30:00+00:00", "the first of the two"),
+    ("2027-07-01T09:00:00", "2027-07-01T13:00:00+00:00", None),
+], ids=["spring-forward gap", "fall-back overlap", "an ordinary time"])
+def test_a_time_a_dst_change_makes_odd_is_normalised_and_said(caplog, local, utc_text, rule):
+    with caplog.at_level("WARNING", logger="sync_workers.schemas.time"), \
+            about("google event e1"):
+        value = to_utc(local, "America/New_York", field="start.dateTime")
+    assert value.isoformat() == utc_text
+    said = [r for r in caplog.records if r.message.startswith("local time in a daylight")]
+    if rule is None:
+        assert said == []
+        return
+    (record,) = said
+    assert (record.record, record.local_time, record.zone, record.utc) == (
+        "google event e1", local, "America/New_York", utc_text)
+    assert record.rule.startswith(rule)

@@ -15,10 +15,13 @@ from beat_schedule import beat_schedule
 from . import signals  # noqa: F401 (wires request ids, logging and dead letters)
 from .config import Settings, get_settings
 from .dispatch import APP_NAME, QUEUES, ROUTES, bind
+from .mapping.ownership import load_ownership
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
+    # A table the sync cannot honour stops every process at start-up, naming the field.
+    load_ownership(settings.ownership_file)
     app = Celery(APP_NAME)
     queues = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES]
     app.conf.update(

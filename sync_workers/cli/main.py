@@ -9,6 +9,7 @@ import click
 
 from ..config import ConfigError, describe, get_settings
 from ..logging import configure_logging
+from ..mapping.ownership import OwnershipError, load_ownership
 from ..store import dead_letters
 from ..store.db import ensure_database
 from ..store.migrate import migrate as run_migrations
@@ -23,7 +24,8 @@ def main() -> None:
     migrations, the sandbox."""
     try:
         settings = get_settings()
-    except ConfigError as exc:
+        load_ownership(settings.ownership_file)
+    except (ConfigError, OwnershipError) as exc:
         raise click.ClickException(f"configuration: {exc}") from None
     configure_logging(settings.log_level, fmt=settings.log_format)
     # Here, not at the top: the Celery app is made from the settings just checked, so a bad

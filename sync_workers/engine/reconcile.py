@@ -14,13 +14,13 @@ from typing import Any
 
 from ..config import Settings, get_settings
 from ..counters import count_reconcile
+from ..mapping.ownership import load_ownership
 from ..logging import bind, request_id
 from ..providers.base import CalendarProvider, CrmProvider
 from ..reliability.errors import Conflict, Permanent
 from ..reliability.locks import held_lock
 from ..store import links, meetings
 from ..sync import (
-    DEFAULT_OWNERSHIP,
     Appointment,
     CrmActivity,
     CrmSide,
@@ -101,7 +101,7 @@ def _reconcile_once(link_id: int, calendar: CalendarProvider, crm: CrmProvider,
     if others or link.crm_people:
         link = links.get(link_id)  # the people it related are recorded on it
     side = replace(side, others=others)
-    planned = plan(link, appointment, side, DEFAULT_OWNERSHIP,
+    planned = plan(link, appointment, side, load_ownership(settings.ownership_file),
                    on_calendar_delete=settings.on_calendar_delete,
                    crm_max_lengths=crm.max_lengths())
     if appointment is not None and not appointment.organizer_copy:

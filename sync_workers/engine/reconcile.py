@@ -14,8 +14,8 @@ from typing import Any
 
 from ..config import Settings, get_settings
 from ..counters import count_reconcile
-from ..mapping.ownership import load_ownership
 from ..logging import bind, request_id
+from ..mapping.ownership import load_ownership
 from ..providers.base import CalendarProvider, CrmProvider
 from ..reliability.errors import Conflict, Permanent
 from ..reliability.locks import held_lock

@@ -7,10 +7,12 @@ Activities only the contact is kept, with one warning a day per account.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import redis
 
 from ..config import Settings
+from ..logging import request_id
 from ..providers.base import CrmProvider
 from ..reliability.locks import redis_client
 from ..store import links
@@ -56,6 +58,43 @@ def meeting_people(crm: CrmProvider, link: Link, appointment: Appointment | None
     return tuple(people), writes
 
 
+def follow_the_guests(crm: CrmProvider, link: Link, appointment: Appointment | None,
+                      activity: CrmActivity | None, contact: Contact | None,
+                      owner: CalendarOwner, settings: Settings
+                      ) -> tuple[Link, CrmActivity | None, int]:
+    """The calendar owns who attends: when the rep took the meeting's contact off the
+    event, the next guest becomes its contact (WhoId), or, with no guest left, nobody: the
+    CRM meeting stays the rep's meeting, without a contact. Never put back on the event."""
+    if activity is None or contact is None or appointment is None or not appointment.is_live:
+        return link, activity, 0
+    present = {normalize("contact_email", a.email) for a in appointment.attendees}
+    theirs = {normalize("contact_email", e) for e in (link.last_contact_email, contact.email)}
+    if not theirs - {None} or theirs & present:
+        return link, activity, 0  # still invited (an e-mail changed in the CRM is too)
+    successor = None
+    for attendee in _further_guests(guests(appointment, owner), link, contact):
+        successor = person_for(crm, link, attendee, settings,
+                               operation=f"create_person:{attendee.email.strip().lower()}")
+        if successor is not None:
+            break
+    new_id = successor.id if successor else None
+    writes = 1
+    if successor is None:
+        # Nobody is left: the people the sync related go first, or Salesforce would make
+        # one of them the contact when the WhoId is cleared.
+        for person_id in link.crm_people:
+            crm.unrelate(activity.id, person_id)
+            writes += 1
+        link = replace(link, crm_people=())
+    activity = crm.update_activity(activity, {"contact_id": new_id})
+    log.info("the meeting's contact left the event", extra={
+        "target_record_id": contact.id, "successor": new_id})
+    changed = replace(link, crm_contact_id=new_id, last_contact_email=None)
+    links.save(changed, {"crm.contact_id": ("crm", "update", contact.id, new_id)},
+               request_id(), None)
+    return changed, activity, writes
+
+
 def _further_guests(found: tuple[Attendee, ...], link: Link,
                     contact: Contact | None) -> tuple[Attendee, ...]:
     """The guests other than the meeting's contact. The contact is known by address (its
@@ -78,7 +117,8 @@ def _relate(crm: CrmProvider, link: Link, activity: CrmActivity, wanted: list[st
             _warn_once(link, SHARING_OFF)
             return writes
         writes += 1
-    for person_id in set(link.crm_people) - set(wanted):  # the sync's own, no longer guests
+    # The sync's own, no longer guests (the meeting's contact stays: it may have been one).
+    for person_id in set(link.crm_people) - set(wanted) - {activity.who_id}:
         if person_id in related:
             crm.unrelate(activity.id, person_id)
             writes += 1

@@ -36,7 +36,7 @@ from .adapters import calendar_of, crm_of
 from .booking import booking_contact, calendar_owner
 from .copies import copies_to_tell, settle_copy
 from .enqueue import enqueue_reconcile
-from .people import meeting_people
+from .people import follow_the_guests, meeting_people
 
 log = logging.getLogger(__name__)
 MAX_REPLANS = 3  # a 412 means someone wrote meanwhile: re-read and re-plan, a few times
@@ -96,8 +96,13 @@ def _reconcile_once(link_id: int, calendar: CalendarProvider, crm: CrmProvider,
         link = replace(link, crm_contact_id=contact.id)
         links.save(link, {}, request_id(), task_id)
     side = _crm_side(crm, link, activity)
+    link, activity, left_writes = follow_the_guests(crm, link, appointment, activity,
+                                                    side.contact, owner, settings)
+    if left_writes:
+        side = _crm_side(crm, link, activity)
     others, people_writes = meeting_people(crm, link, appointment, activity, side.contact,
                                            owner, settings)
+    people_writes += left_writes
     if others or link.crm_people:
         link = links.get(link_id)  # the people it related are recorded on it
     side = replace(side, others=others)

@@ -9,7 +9,7 @@ import pytest
 from sync_workers.providers.salesforce import Salesforce
 from sync_workers.sandbox import salesforce_admin as sf
 from sync_workers.store import links
-from tests.fixtures.accounts import sandbox_settings
+from tests.fixtures.accounts import connected_account, sandbox_settings
 from tests.integration.sync_support import CLIENT, dead_letters, link_of, make_pair, settle
 
 pytestmark = pytest.mark.integration
@@ -87,7 +87,11 @@ def test_a_guest_who_is_a_lead_is_linked_to_the_lead(pair, redis_db):
 
 
 def test_without_shared_activities_the_first_guest_is_kept_and_it_says_so_once(
-        pair, redis_db, session_worker):
+        sandbox, db, redis_db, session_worker):
+    # An org of its own: the worker keeps each account's describe for ten minutes, and
+    # account ids start again in every test (another test's CRM account 2 has it on).
+    connected_account(sandbox, "google", "someone.else@example.com")
+    pair = make_pair(sandbox)
     sf.set_shared_activities(pair.state, False)
     event = pair.book(attendees=(CLIENT, GRACE))
     pair.poll()
@@ -118,3 +122,36 @@ def test_a_duplicate_rule_names_the_record_to_link_and_new_guests_may_be_leads(p
         ("Turing", "[not provided]", ALAN)
     assert crm.find_contact_by_email(ALAN).id == lead.id
     assert links.for_account(pair.crm_account) == []
+
+
+def test_a_contact_taken_off_the_event_stays_off_and_the_next_guest_is_the_contact(
+        pair, redis_db):
+    event = three_guests_synced(pair, redis_db)
+    crm_id = pair.crm_event_for(event["id"])["Id"]
+    people = people_by_email(pair)
+    without_ada = [a for a in pair.event(event["id"])["attendees"] if a["email"] != CLIENT]
+    pair.edit(event["id"], attendees=without_ada)
+    pair.poll()
+    settle(redis_db, lambda: block_emails(pair, event["id"]) == [GRACE, ALAN],
+           "Grace to be the meeting's contact")
+    crm = sf.record(pair.state, "Event", crm_id)
+    assert crm["WhoId"] == people[GRACE]
+    assert related(pair, crm_id) == {people[GRACE], people[ALAN]}
+    attendees = {a["email"] for a in pair.event(event["id"])["attendees"]}
+    assert CLIENT not in attendees  # the rep's decision stands: never put back
+
+    nobody = [a for a in pair.event(event["id"])["attendees"]
+              if a["email"] not in (GRACE, ALAN)]
+    pair.edit(event["id"], attendees=nobody)
+    pair.poll()
+    settle(redis_db, lambda: not sf.record(pair.state, "Event", crm_id)["WhoId"],
+           "the meeting to lose its last guest")
+    crm = sf.record(pair.state, "Event", crm_id)
+    assert crm["Appointment_Status__c"] == "Scheduled" and related(pair, crm_id) == set()
+    assert "[CRM contact]" not in (pair.event(event["id"]).get("description") or "")
+    assert {a["email"] for a in pair.event(event["id"])["attendees"]} & \
+        {CLIENT, GRACE, ALAN} == set()
+    writes = len(pair.writes())
+    pair.reconcile_now(link_of(pair, event["id"]).link_id)
+    settle(redis_db, lambda: True, "one more reconcile")
+    assert len(pair.writes()) == writes and dead_letters() == []

@@ -14,7 +14,7 @@ from ..store import dead_letters
 from ..store.db import ensure_database
 from ..store.migrate import migrate as run_migrations
 from ..tasks.dead_letters import replay_letter
-from . import accounts, demo, ops, sandbox, webhooks
+from . import accounts, crm, demo, ops, sandbox, webhooks
 from .common import echo_json, echo_json_lines
 
 
@@ -115,6 +115,6 @@ def dlq_discard(letter_ids, reason) -> None:
     sys.exit(1 if failed else 0)
 
 
-for command in (accounts.accounts, sandbox.sandbox, webhooks.webhooks, demo.demo,
+for command in (accounts.accounts, crm.crm, sandbox.sandbox, webhooks.webhooks, demo.demo,
                 *ops.OPERATOR_COMMANDS):
     main.add_command(command)

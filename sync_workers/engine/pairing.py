@@ -34,6 +34,11 @@ def pair(calendar_account_id: int, crm_account_id: int,
         raise PairingRefused(f"account {crm_account_id} is a {crm_account.provider} "
                              f"account, not a CRM")
     crm = crm_for(crm_account)
+    missing = [f for f in crm.setup_findings() if f.required and not f.ready]
+    if missing:
+        raise PairingRefused(f"{crm_account.provider} account {crm_account_id} is not ready: "
+                             + "; ".join(f"{f.piece}: {f.fix}" for f in missing)
+                             + f" (sync-workers crm check {crm_account_id})")
     user = _named_user(crm, crm_user_id) if crm_user_id else _user_by_email(
         crm, calendar.owner_emails, calendar_account_id, crm_account.provider)
     taken = links.calendar_of_crm_user(crm_account_id, user.id)

@@ -37,6 +37,15 @@ class CalendarChanges:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One piece of the CRM's setup the sync needs (`crm check`)."""
+    piece: str
+    ready: bool
+    required: bool  # without it bookings fail; else it is a recommendation
+    fix: str = ""  # what to do, where in the CRM's setup; empty when ready
+
+
+@dataclass(frozen=True)
 class CrmUser:
     """A person who can own meetings in the CRM (Salesforce User)."""
     id: str
@@ -126,6 +135,9 @@ class CrmProvider(Protocol):
                        as_lead: bool = False) -> Contact:
         """Create a contact (or a lead); repeating with the same key returns the same one.
         A CRM that refuses it as a duplicate of a record returns that record."""
+
+    def setup_findings(self) -> list[Finding]:
+        """What the CRM has and lacks of what the sync needs, read fresh."""
 
     def shares_activities(self) -> bool:
         """Whether a meeting can relate to several people (Salesforce Shared Activities)."""

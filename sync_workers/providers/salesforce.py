@@ -41,7 +41,8 @@ from ..schemas.salesforce import (
 )
 from ..sync.models import Contact, CrmActivity
 from . import salesforce_people as people
-from .base import CrmChanges, CrmUser
+from .salesforce_setup import setup_findings
+from .base import CrmChanges, CrmUser, Finding
 from .salesforce_api import PROVIDER, SalesforceApi, duplicates_of, error_codes, error_fields
 from .salesforce_pacing import ApiPacing
 from .salesforce_query import changes_of, soql_string
@@ -285,6 +286,14 @@ class Salesforce:
     def _first_contact(self, soql: str, *, include_deleted: bool = False) -> Contact | None:
         row = next(self.api.query(soql, include_deleted=include_deleted), None)
         return None if row is None else load_salesforce_contact(row)
+
+    # --- the org's setup ------------------------------------------------------------------
+
+    def setup_findings(self) -> list[Finding]:
+        """What the org has and lacks of what the sync needs (fresh describes)."""
+        for sobject in ("Event", "Contact", people.RELATION):
+            self.describes.invalidate(sobject)
+        return setup_findings(self.describes.get)
 
     # --- a meeting's further people (Shared Activities) ----------------------------------
 

@@ -86,6 +86,22 @@ def add_custom_field(state: SandboxState, sobject: str, name: str, type: str = "
         return f.describe()
 
 
+def remove_custom_field(state: SandboxState, sobject: str, name: str) -> bool:
+    """Delete a custom field (an org before the sync's setup, or an admin's undo); its
+    values go with it. True when it existed."""
+    if not name.endswith("__c"):
+        raise ValueError("only custom fields (ending in __c) can be deleted")
+    with state.lock:
+        t = org(state).type(sobject)
+        field = t.field(name)
+        if field is None:
+            return False
+        t.fields.remove(field)
+        for rec in org(state).records[t.name].values():
+            rec.pop(name, None)
+        return True
+
+
 def add_validation_rule(state: SandboxState, sobject: str, name: str, message: str, *,
                         field: str | None = None, kind: str | None = None,
                         pattern: str | None = None,

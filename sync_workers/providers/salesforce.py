@@ -41,11 +41,11 @@ from ..schemas.salesforce import (
 )
 from ..sync.models import Contact, CrmActivity
 from . import salesforce_people as people
-from .salesforce_setup import setup_findings
 from .base import CrmChanges, CrmUser, Finding
 from .salesforce_api import PROVIDER, SalesforceApi, duplicates_of, error_codes, error_fields
 from .salesforce_pacing import ApiPacing
 from .salesforce_query import changes_of, soql_string
+from .salesforce_setup import setup_findings
 
 log = logging.getLogger(__name__)
 EVENT, CONTACT = "Event", "Contact"

@@ -39,10 +39,13 @@ def receive(endpoint_id: int, secret: str):
     ids = sorted(n.record_id for n in message.notifications)
     delivery = hashlib.sha256(("\n".join(n.notification_id for n in message.notifications))
                               .encode()).hexdigest()
+    # The records it names, never the body: its SessionId is a live Salesforce session,
+    # and the parser, not a guess, has read whatever encoding the XML declared.
     event = {"provider": "salesforce", "kind": "records_changed",
              "account_id": endpoint.account_id, "endpoint_id": endpoint_id,
              "organization_id": message.organization_id, "action_id": message.action_id,
-             "body": body.decode("utf-8")}
+             "records": [{"id": n.record_id, "type": n.object_type}
+                         for n in message.notifications]}
     try:
         current_app.extensions["sync_intake"].accept(
             f"salesforce:{endpoint_id}:{delivery}", event,

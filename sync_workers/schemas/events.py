@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..reliability.errors import InvalidInput
 from .validation import validated
@@ -25,10 +25,23 @@ class GoogleCalendarChanged(_RawEvent):
     message_number = fields.Int(required=True)
 
 
+class _RecordSchema(Schema):
+    id = fields.Str(required=True, validate=validate.Length(min=15, max=18))
+    type = fields.Str(required=True, validate=validate.Length(min=1))
+
+
 class SalesforceRecordsChanged(_RawEvent):
     endpoint_id = fields.Int(required=True)
     organization_id = fields.Str(required=True)
-    body = fields.Str(required=True, validate=validate.Length(min=1))
+    records = fields.List(fields.Nested(_RecordSchema), load_default=None,
+                          validate=validate.Length(min=1, max=100))
+    # Queued by receivers before records were: the raw SOAP body, parsed by the worker.
+    body = fields.Str(load_default=None, validate=validate.Length(min=1))
+
+    @validates_schema
+    def _records_or_body(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("records") and not data.get("body"):
+            raise ValidationError({"records": ["Missing data for required field."]})
 
 
 _SCHEMAS = {("google", "calendar_changed"): GoogleCalendarChanged,

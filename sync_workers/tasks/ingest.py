@@ -13,6 +13,15 @@ from .base import ReliableTask
 from .dead_letters import dead_letter_rejected_event
 
 
+def _records_of(body: str) -> list[dict]:
+    """A message queued by an older receiver, with its body."""
+    try:
+        message = parse_outbound_message(body.encode("utf-8"))
+    except MalformedMessage as exc:
+        raise InvalidInput(f"salesforce outbound message: {exc}") from None
+    return [{"id": n.record_id, "type": n.object_type} for n in message.notifications]
+
+
 @shared_task(base=ReliableTask, bind=True, name=dispatch.INGEST_EVENT.name)
 def ingest_event(self, event: dict) -> int:
     raw = load_raw_event(event)
@@ -20,11 +29,8 @@ def ingest_event(self, event: dict) -> int:
         # The notification only says "something changed": the listing says what.
         return changes.sync_calendar(raw["account_id"],
                                      on_rejected=dead_letter_rejected_event).queued
-    try:
-        message = parse_outbound_message(raw["body"].encode("utf-8"))
-    except MalformedMessage as exc:
-        raise InvalidInput(f"salesforce outbound message: {exc}") from None
-    ids = [n.record_id for n in message.notifications]
-    new_events = [n.record_id for n in message.notifications if n.object_type == "Event"]
+    records = raw["records"] or _records_of(raw["body"])
+    ids = [r["id"] for r in records]
+    new_events = [r["id"] for r in records if r["type"] == "Event"]
     return changes.queue_crm_records(raw["account_id"], ids, crm=crm_of(raw["account_id"]),
                                      new_activity_ids=new_events)

@@ -2,6 +2,8 @@
 gets a clear 4xx and never reaches a worker."""
 from __future__ import annotations
 
+import base64
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -158,3 +160,20 @@ def test_broker_down_gives_503_then_recovers_by_itself(channel, own_redis):
         assert post("11").status_code == 200  # the refused delivery is accepted on retry
     probe = _intake_on(own_redis.url)
     assert len(probe.queued()) == 1
+
+
+@pytest.mark.parametrize("encoding", ["UTF-8", "ISO-8859-1", "UTF-16"])
+def test_an_outbound_message_in_any_declared_encoding_is_queued_without_its_session(
+        sf_endpoint, queued_intake, encoding):
+    """The XML declaration names the encoding; the parser reads it. What is queued is the
+    records the message names, never its body, whose SessionId is a live session."""
+    text = outbound().decode().replace('encoding="UTF-8"', f'encoding="{encoding}"') \
+        .replace('<SessionId xsi:nil="true"/>', "<SessionId>00Dlive!session.tokén</SessionId>")
+    path = f"/webhooks/salesforce/{sf_endpoint}/s3cret-path"
+    with serving(create_app(intake=queued_intake.intake)) as url:
+        resp = requests.post(url + path, data=text.encode(encoding.lower()), timeout=5)
+    assert resp.status_code == 200, resp.text
+    (message,) = queued_intake.queued()
+    _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+    assert "session" not in json.dumps(kwargs).lower()
+    assert kwargs["event"]["records"] == [{"id": "003000000000001AAA", "type": "Contact"}]

@@ -22,7 +22,10 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         return error_response(exc.code or 500, exc.description or exc.name)
 
+    # A connection the pool held died with a restarted server: OperationalError on use,
+    # or InterfaceError ("connection already closed") on commit or rollback.
     @app.errorhandler(psycopg2.OperationalError)
+    @app.errorhandler(psycopg2.InterfaceError)
     @app.errorhandler(redis.RedisError)
     def _store_unavailable(exc: Exception):
         # The provider should retry later; this is our outage, not their bad input.

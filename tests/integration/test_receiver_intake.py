@@ -6,9 +6,11 @@ import base64
 import json
 from datetime import datetime, timedelta, timezone
 
+import psycopg2
 import pytest
 import requests
 
+from sync_workers.config import get_settings
 from sync_workers.receiver import create_app
 from sync_workers.store import endpoints
 from sync_workers.store.db import cursor
@@ -177,3 +179,24 @@ def test_an_outbound_message_in_any_declared_encoding_is_queued_without_its_sess
     _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
     assert "session" not in json.dumps(kwargs).lower()
     assert kwargs["event"]["records"] == [{"id": "003000000000001AAA", "type": "Contact"}]
+
+
+def test_a_database_connection_lost_under_the_pool_gives_503_then_heals(channel,
+                                                                         queued_intake):
+    """PostgreSQL restarted: the pooled connections are dead until used. The first request
+    that meets one gets 503 (our outage, retry later), never a 500, and the next is served."""
+    with serving(create_app(intake=queued_intake.intake)) as url:
+        warm = requests.post(f"{url}/webhooks/google/calendar", headers=push_headers(),
+                             timeout=5)
+        killer = psycopg2.connect(get_settings().database_url)
+        killer.autocommit = True
+        with killer.cursor() as cur:
+            cur.execute("""SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                           WHERE datname = current_database() AND pid <> pg_backend_pid()""")
+        killer.close()
+        statuses = [requests.post(f"{url}/webhooks/google/calendar",
+                                  headers=push_headers(**{"X-Goog-Message-Number": str(n)}),
+                                  timeout=5).status_code for n in range(3, 9)]
+    assert warm.status_code == 200
+    assert 500 not in statuses and set(statuses) <= {200, 503}, statuses
+    assert statuses[-1] == 200

@@ -17,7 +17,10 @@ import requests
 from .errors import AuthExpired, Conflict, Permanent, RateLimited, SyncError, Transient
 from .retry import parse_retry_after
 
-_GOOGLE_RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
+# Google's 403s of its usage limits ("Calendar usage limits exceeded": quotaExceeded; the
+# rate limits), and anything else in the usageLimits domain, are waits, not refusals.
+_GOOGLE_RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+_GOOGLE_RATE_DOMAIN = "usageLimits"
 _SALESFORCE_RATE_CODES = {"REQUEST_LIMIT_EXCEEDED"}
 
 
@@ -57,12 +60,13 @@ def classify_status(status: int, headers: Any, body: Any, provider: str | None =
 
 def _is_rate_limit_body(body: Any) -> bool:
     return bool(_google_reasons(body) & _GOOGLE_RATE_REASONS
+                or _GOOGLE_RATE_DOMAIN in _google_reasons(body, key="domain")
                 or _salesforce_codes(body) & _SALESFORCE_RATE_CODES)
 
 
-def _google_reasons(body: Any) -> set[str]:
+def _google_reasons(body: Any, key: str = "reason") -> set[str]:
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return {e.get("reason") for e in body["error"].get("errors", []) if isinstance(e, dict)}
+        return {e.get(key) for e in body["error"].get("errors", []) if isinstance(e, dict)}
     return set()
 
 

@@ -14,8 +14,14 @@ from sync_workers.reliability.errors import (
 )
 
 
+_USAGE_LIMITS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+
+
 def google_error(code: int, reason: str) -> dict:
-    return {"error": {"errors": [{"domain": "usageLimits", "reason": reason, "message": "x"}],
+    """Google's error body; its usage-limit reasons are in the usageLimits domain, the
+    others in global (the Calendar API's error reference)."""
+    domain = "usageLimits" if reason in _USAGE_LIMITS else "global"
+    return {"error": {"errors": [{"domain": domain, "reason": reason, "message": "x"}],
                       "code": code, "message": "x"}}
 
 
@@ -35,6 +41,9 @@ SF_LIMIT = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_L
     (429, {"Retry-After": "30"}, None, RateLimited),
     (403, {}, google_error(403, "rateLimitExceeded"), RateLimited),
     (403, {}, google_error(403, "userRateLimitExceeded"), RateLimited),
+    (403, {}, google_error(403, "quotaExceeded"), RateLimited),  # usage limits: a wait
+    (403, {}, {"error": {"code": 403, "message": "Daily Limit Exceeded", "errors": [
+        {"domain": "usageLimits", "reason": "dailyLimitExceeded"}]}}, RateLimited),
     (403, {}, google_error(403, "forbidden"), Permanent),
     (403, {}, SF_LIMIT, RateLimited),
     (401, {}, google_error(401, "authError"), AuthExpired),

@@ -14,6 +14,7 @@ import re
 import sys
 import threading
 import uuid
+from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -83,27 +84,51 @@ _PATTERNS = [
     (re.compile(rf"(?i)\b({_SENSITIVE_KEY}=)[^&\s'\"]+"), r"\1" + REDACTED),
     (re.compile(rf"(?i)(['\"]{_SENSITIVE_KEY}['\"]\s*:\s*['\"])[^'\"]*"), r"\1" + REDACTED),
 ]
-_known_secrets: set[str] = set()
+# Values seen by this process, newest last; bounded, so that no input can grow it without
+# end (an expired token falls off; a live one is registered again whenever it is read).
+MAX_KNOWN_SECRETS = 4096
+_known_secrets: OrderedDict[str, None] = OrderedDict()
 _known_lock = threading.Lock()
+_known_pattern: re.Pattern[str] | None = None  # one alternation of them, rebuilt on change
 _SENSITIVE_NAME = re.compile(rf"(?i){_SENSITIVE_KEY}")
 
 
 def register_secret(value: str | None) -> None:
-    """Scrub this exact value from every later log record (tokens, client secrets)."""
-    if value and len(value) >= 8:
-        with _known_lock:
-            _known_secrets.add(value)
+    """Scrub this exact value from every later log record (tokens, client secrets). Only
+    values the process holds as secrets belong here, never unverified input."""
+    global _known_pattern
+    if not value or len(value) < 8:
+        return
+    with _known_lock:
+        if value in _known_secrets:
+            _known_secrets.move_to_end(value)
+            return
+        _known_secrets[value] = None
+        while len(_known_secrets) > MAX_KNOWN_SECRETS:
+            _known_secrets.popitem(last=False)
+        _known_pattern = None
+
+
+def known_secret_count() -> int:
+    with _known_lock:
+        return len(_known_secrets)
 
 
 def redact(text: str) -> str:
     for pattern, repl in _PATTERNS:
         text = pattern.sub(repl, text)
+    pattern = _secrets_pattern()
+    return pattern.sub(REDACTED, text) if pattern is not None else text
+
+
+def _secrets_pattern() -> re.Pattern[str] | None:
+    global _known_pattern
     with _known_lock:
-        secrets = list(_known_secrets)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+        if _known_pattern is None and _known_secrets:
+            # Longest first, so a secret that contains another is scrubbed whole.
+            values = sorted(_known_secrets, key=len, reverse=True)
+            _known_pattern = re.compile("|".join(map(re.escape, values)))
+        return _known_pattern
 
 
 def _redact_value(name: str, value: Any) -> Any:

@@ -86,6 +86,7 @@ def finish(provider: str, state: str, code: str | None, error: str | None,
     record = _take_state(state, settings)
     if record is None:
         raise ConnectRejected(400, "unknown, expired or already used state")
+    register_secret(code)  # a code of a flow we started: kept out of logs from here on
     if record["provider"] != provider:
         raise ConnectRejected(400, "state was issued for another provider")
     if error or not code:

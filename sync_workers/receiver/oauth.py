@@ -34,7 +34,6 @@ def _settings() -> Settings:
 @oauth_connect.get("/<provider>/start")
 def start(provider: str):
     link = request.args.get("link", "")
-    register_secret(link)  # a bearer credential until it expires: keep it out of logs
     settings = _settings()
     try:
         registry_for(settings).get(provider)
@@ -43,6 +42,9 @@ def start(provider: str):
         return error_response(404, str(exc))
     except InvalidLink as exc:
         return error_response(401, exc.reason)
+    # A bearer credential until it expires: kept out of logs. Only once verified: junk
+    # input must not grow the registry every log line is scrubbed against.
+    register_secret(link)
     if claims.provider != provider:
         return error_response(401, f"connect link is for {claims.provider}, not {provider}")
     try:
@@ -58,7 +60,6 @@ def start(provider: str):
 
 @oauth_connect.get("/<provider>/callback")
 def callback(provider: str):
-    register_secret(request.args.get("code"))
     state = request.args.get("state", "")
     if not state or not hmac.compare_digest(request.cookies.get(STATE_COOKIE, ""), state):
         return error_response(400, "state is missing or was not issued to this browser")

@@ -15,7 +15,7 @@ from sync_workers.auth import get_valid_token
 from sync_workers.auth.links import sign_link, start_url, verify_link
 from sync_workers.cli import main as cli
 from sync_workers.config import get_settings
-from sync_workers.logging import configure_logging
+from sync_workers.logging import configure_logging, known_secret_count
 from sync_workers.receiver import create_app
 from sync_workers.receiver.oauth import STATE_COOKIE
 from sync_workers.sandbox.connect import connect_without_browser
@@ -224,3 +224,16 @@ def test_a_wrong_pkce_verifier_is_refused_and_stores_nothing(sandbox, receiver):
     assert [e["status"] for e in exchange] == [400]
     assert "Invalid code verifier" in resp.json()["error"]
     assert count("accounts") == 0 and count("oauth_tokens") == 0
+
+
+def test_junk_connect_requests_do_not_grow_what_every_log_line_is_scrubbed_against(
+        sandbox, db, redis_db):
+    app = create_app({"SYNC_SETTINGS": sandbox_settings(sandbox)})
+    client = app.test_client()
+    before = known_secret_count()
+    for n in range(2000):
+        assert client.get(f"/oauth/google/start?link=junk-link-{n:08d}").status_code == 401
+        client.set_cookie(STATE_COOKIE, f"state-{n:08d}", path="/oauth/google")
+        answer = client.get(f"/oauth/google/callback?state=state-{n:08d}&code=code-{n:08d}")
+        assert answer.status_code == 400
+    assert known_secret_count() == before

@@ -134,6 +134,7 @@ class Settings:
     create_missing_contacts: bool
     new_guest_as: str  # what a guest unknown to the CRM becomes: contact | lead
     ownership_file: str  # the ownership table (YAML); empty: the one shipped
+    salesforce_api_hosts: tuple[str, ...]  # instance hosts beyond *.salesforce.com/force.com
     internal_domains: tuple[str, ...]  # besides the owner's: whose addresses are colleagues
     backfill_days: int  # meetings that ended longer ago are history, never linked
     horizon_days: int  # meetings starting further ahead are not linked yet
@@ -186,6 +187,7 @@ _SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "create_missing_contacts": ("true", _bool),
     "new_guest_as": ("contact", _choice("contact", "lead")),
     "ownership_file": ("", _text),
+    "salesforce_api_hosts": ("", lambda name, raw: _domains(name, raw) if raw.strip() else ()),
     "internal_domains": ("", lambda name, raw: _domains(name, raw) if raw.strip() else ()),
     "backfill_days": ("30", _int(0, 3650)),
     "horizon_days": ("365", _int(1, 3650)),

@@ -51,13 +51,23 @@ class ProviderConfig:
     email_claims: tuple[str, ...] = ()  # id_token claims naming the owner's addresses
     token_info_url: str | None = None  # "{token}" is replaced by the access token
     token_info_fields: tuple[str, ...] = ()  # joined with "/" into the external id
+    # Host suffixes the API base may be on when a token response names it (empty: the base
+    # is our own setting, not checked).
+    api_hosts: tuple[str, ...] = ()
 
     def api_base(self, extras: Mapping[str, object]) -> str:
+        """The API base, from the token's extras where it comes from the provider (a
+        Salesforce instance_url): only on a host we trust, or the bearer token would go
+        wherever a token response said."""
         try:
-            return self.api_base_url.format(**extras)
+            base = self.api_base_url.format(**extras)
         except KeyError as missing:
             raise ValueError(f"{self.name}: token extras lack {missing} for the API base URL") \
                 from None
+        if self.api_hosts and not _trusted(base, self.api_hosts):
+            raise ValueError(f"{self.name}: API base {base!r} is not on a trusted host "
+                             f"({', '.join(self.api_hosts)}, https)")
+        return base
 
 
 class ProviderRegistry:
@@ -125,6 +135,8 @@ def _providers(s: Settings) -> dict[str, ProviderConfig]:
             keep_fields=("instance_url", "id", "scope", "token_type", "issued_at"),
             expires_in_response=False,
             api_base_url="{instance_url}/services/data/" + s.salesforce_api_version,
+            api_hosts=("salesforce.com", "force.com", urlsplit(sf).hostname or "",
+                       *s.salesforce_api_hosts),
             identity="identity_url"),
         "hubspot": ProviderConfig(
             "hubspot", *_client("hubspot", s),
@@ -152,6 +164,14 @@ def _client(provider: str, s: Settings) -> tuple[str, str]:
     if client_id and secret:
         return client_id, secret
     raise ConfigError(f"{prefix}_ID and {prefix}_SECRET: set the {provider} OAuth client")
+
+
+def _trusted(url: str, hosts: tuple[str, ...]) -> bool:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    on_host = any(host == h or host.endswith("." + h) for h in hosts if h)
+    secure = parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK_HOSTS)
+    return on_host and secure
 
 
 def _check_transport(provider: str, url: str) -> None:

@@ -80,6 +80,9 @@ class SalesforceApi:
             yield from records
             if next_url is None:
                 return
+            if not _VERSIONED_PATH.match(next_url):  # a path on our instance, nothing else
+                raise InvalidInput(f"salesforce query answer: nextRecordsUrl {next_url[:80]!r}"
+                                   " is not a path of this instance's API")
             page = self.call("GET", _VERSIONED_PATH.sub("", next_url)).json()
 
 

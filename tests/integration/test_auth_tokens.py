@@ -21,7 +21,7 @@ from sync_workers.auth.stored import utcnow
 from sync_workers.auth.tokens import rotate_encryption
 from sync_workers.engine.disconnect import disconnect
 from sync_workers.engine.lifecycle import activate_account
-from sync_workers.reliability.errors import AuthExpired, AuthRevoked, Transient
+from sync_workers.reliability.errors import AuthExpired, AuthRevoked, Permanent, Transient
 from sync_workers.reliability.http import ProviderHttp
 from sync_workers.sandbox import oauth
 from sync_workers.sandbox.core import FaultRule
@@ -259,3 +259,17 @@ def test_disconnect_revokes_at_the_provider_and_disables(sandbox, settings):
     assert raw_token_row(account) is None
     with pytest.raises(AccountParked):
         get_valid_token(account, settings)
+
+
+def test_a_token_response_naming_a_foreign_instance_never_gets_the_token(sandbox, db,
+                                                                         redis_db):
+    """Salesforce says where its API is (instance_url); a token response that names a host
+    that is not Salesforce's must not make us send the bearer token there."""
+    settings = sandbox_settings(sandbox)
+    grant = {**oauth.mint_grant(sandbox.state, "salesforce",
+                                oauth.DEFAULT_SUBJECTS["salesforce"]),
+             "instance_url": "https://evil.example"}
+    account = activate_account("salesforce", "org/foreign", "o", grant, settings).account_id
+    with pytest.raises(Permanent, match="not on a trusted host"):
+        authorized_request(account, ProviderHttp("salesforce"), "GET", "sobjects",
+                           settings=settings)

@@ -55,10 +55,27 @@ def test_provider_quirks_are_data():
 
 def test_the_salesforce_api_base_comes_from_instance_url():
     sf = registry().get("salesforce")
-    assert sf.api_base({"instance_url": "https://na1.my.sf.test"}) == \
-        "https://na1.my.sf.test/services/data/v59.0"
+    assert sf.api_base({"instance_url": "https://na1.salesforce.com"}) == \
+        "https://na1.salesforce.com/services/data/v59.0"
+    assert sf.api_base({"instance_url": "https://acme.my.salesforce.com"}).startswith(
+        "https://acme.my.salesforce.com/")
     with pytest.raises(ValueError, match="instance_url"):
         sf.api_base({})
+
+
+@pytest.mark.parametrize("instance_url", [
+    "https://evil.example", "https://salesforce.com.evil.example",
+    "http://na1.salesforce.com",  # the token would travel in clear text
+], ids=["foreign host", "lookalike host", "plain http"])
+def test_an_instance_url_on_a_host_we_do_not_trust_is_refused(instance_url):
+    with pytest.raises(ValueError, match="not on a trusted host"):
+        registry().get("salesforce").api_base({"instance_url": instance_url})
+
+
+def test_configured_instance_hosts_are_trusted():
+    sf = registry(SYNC_SALESFORCE_API_HOSTS="my.sf.test").get("salesforce")
+    assert sf.api_base({"instance_url": "https://na1.my.sf.test"}) == \
+        "https://na1.my.sf.test/services/data/v59.0"
 
 
 def test_an_unknown_provider_fails_loudly_naming_the_known_ones():

@@ -8,7 +8,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from ..config import get_settings
-from ..store import endpoints
+from ..reliability.errors import SyncError
+from ..store import accounts, endpoints
 from ..store.records import PushChannel
 from .adapters import calendar_of
 
@@ -40,11 +41,27 @@ def close_channel(channel: PushChannel) -> None:
 
 
 def renew_expiring(now: datetime | None = None) -> int:
+    """Replace every channel due; each on its own, so one account's trouble never costs
+    the others their push. Returns how many were replaced."""
     now = now or datetime.now(timezone.utc)
     renewed = 0
     for channel in endpoints.channels_expiring_before(now + RENEW_BEFORE):
-        open_channel(channel.account_id)
-        close_channel(channel)
+        account = accounts.get_account(channel.account_id)
+        if account is None or account.status != "active":
+            # Parked or disconnected: no token to call with, nothing to push for. Marked
+            # stopped here; Google lets the channel run out, the receiver refuses it.
+            endpoints.mark_channel_stopped(channel.channel_id)
+            log.info("push channel of an inactive account stopped",
+                     extra={"account_id": channel.account_id, "channel": channel.channel_id})
+            continue
+        try:
+            open_channel(channel.account_id)
+            close_channel(channel)
+        except SyncError as exc:  # this channel is tried again at the next run, while due
+            log.warning("push channel not renewed", extra={
+                "account_id": channel.account_id, "channel": channel.channel_id,
+                "error_type": type(exc).__name__, "reason": exc.reason})
+            continue
         renewed += 1
     return renewed
 

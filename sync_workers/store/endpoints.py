@@ -57,9 +57,11 @@ def channels_expiring_before(when: datetime, *, tx: Tx | None = None) -> list[Pu
 
 
 def active_channels(account_id: int, *, tx: Tx | None = None) -> list[PushChannel]:
+    """The account's channels that still deliver: active and not expired."""
     with joined(tx) as tx:
         tx.execute(f"""SELECT {columns(PushChannel)} FROM push_channels
-                       WHERE account_id = %s AND status = 'active'""", (account_id,))
+                       WHERE account_id = %s AND status = 'active'
+                         AND expires_at > now()""", (account_id,))
         return fetch_all(tx, PushChannel)
 
 

@@ -12,8 +12,8 @@ from sync_workers.engine.disconnect import disconnect
 from sync_workers.receiver import create_app
 from sync_workers.sandbox import google_calendar as gcal
 from sync_workers.sandbox.connect import connect_without_browser
-from sync_workers.store import endpoints
-from tests.fixtures.accounts import sandbox_settings
+from sync_workers.store import accounts, endpoints
+from tests.fixtures.accounts import connected_account, sandbox_settings
 from tests.fixtures.receiver import serving
 from tests.fixtures.workers import wait_for
 
@@ -53,3 +53,21 @@ def test_channel_lifecycle(sandbox, db, redis_db, session_worker):
     disconnect(account)
     assert endpoints.active_channels(account) == []
     assert sandbox_channels(sandbox)[second.channel_id]["stopped"]
+
+
+def test_a_parked_accounts_channel_does_not_stop_another_accounts_renewal(sandbox, db,
+                                                                          redis_db):
+    healthy = connected_account(sandbox, "google", "healthy@example.com")
+    parked = connected_account(sandbox, "google", "parked@example.com")
+    due = datetime.now(timezone.utc) + timedelta(hours=2)
+    # The parked account's channel comes first: it used to abort the renewal of the rest.
+    endpoints.add_push_channel(parked, "google", "chan-parked", "token-parked", due, "res-p")
+    endpoints.add_push_channel(healthy, "google", "chan-healthy", "token-healthy",
+                               due + timedelta(minutes=1), "res-h")
+    accounts.mark_reauth_required(parked, "invalid_grant: revoked by the user")
+
+    assert renew_expiring() == 1
+    (renewed,) = endpoints.active_channels(healthy)
+    assert renewed.channel_id != "chan-healthy"
+    assert endpoints.active_channels(parked) == []  # stopped and marked, not renewed
+    assert endpoints.get_push_channel("chan-parked").status == "stopped"

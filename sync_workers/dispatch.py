@@ -35,6 +35,7 @@ INGEST_EVENT = TaskRoute("sync.ingest_event", "events")
 RECONCILE_LINK = TaskRoute("sync.reconcile_link", "reconcile")
 RECONCILE_ACCOUNT = TaskRoute("sync.reconcile_account", "reconcile")
 RECONCILE_CALENDAR_EVENT = TaskRoute("sync.reconcile_calendar_event", "reconcile")
+RECONCILE_CRM_RECORD = TaskRoute("sync.reconcile_crm_record", "reconcile")
 POLL_ALL_ACCOUNTS = TaskRoute("sync.poll_all_accounts", "poll")
 POLL_ACCOUNT = TaskRoute("sync.poll_account", "poll")
 RENEW_PUSH_CHANNELS = TaskRoute("sync.renew_push_channels", "poll")
@@ -42,11 +43,13 @@ OPEN_PUSH_CHANNEL = TaskRoute("sync.open_push_channel", "poll")
 RECORD_DEAD_LETTER = TaskRoute("sync.record_dead_letter", "dlq")
 
 TASKS = (INGEST_EVENT, RECONCILE_LINK, RECONCILE_ACCOUNT, RECONCILE_CALENDAR_EVENT,
+         RECONCILE_CRM_RECORD,
          POLL_ALL_ACCOUNTS, POLL_ACCOUNT, RENEW_PUSH_CHANNELS, OPEN_PUSH_CHANNEL,
          RECORD_DEAD_LETTER)
 ROUTES = {task.name: {"queue": task.queue} for task in TASKS}
 # Tasks that run engine.reconcile: their retries, dead letters and parking are reconciles'.
-RECONCILE_TASKS = frozenset({RECONCILE_LINK.name, RECONCILE_CALENDAR_EVENT.name})
+RECONCILE_TASKS = frozenset({RECONCILE_LINK.name, RECONCILE_CALENDAR_EVENT.name,
+                             RECONCILE_CRM_RECORD.name})
 
 _bound: Celery | None = None
 

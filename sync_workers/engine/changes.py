@@ -62,7 +62,7 @@ def poll(account_id: int, resource: str, *, on_rejected: Reject | None = None) -
     if resource == CALENDAR_RESOURCE:
         return sync_calendar(account_id, on_rejected=on_rejected)
     if resource == CRM_RESOURCE:
-        return sync_crm(account_id)
+        return sync_crm(account_id, on_rejected=on_rejected)
     raise InvalidInput(f"unknown poll resource {resource!r}")
 
 
@@ -131,7 +131,7 @@ def _queue_vanished(account_id: int, listed: list[Appointment]) -> int:
 
 
 def sync_crm(account_id: int, *, crm: CrmProvider | None = None,
-             now: datetime | None = None) -> Summary:
+             now: datetime | None = None, on_rejected: Reject | None = None) -> Summary:
     crm = crm or crm_of(account_id)
     summary = Summary(account_id)
     until = now or datetime.now(timezone.utc)
@@ -144,18 +144,29 @@ def sync_crm(account_id: int, *, crm: CrmProvider | None = None,
                *changes.deleted_contact_ids]
         summary.listed = len(set(ids))
         summary.queued += queue_crm_records(account_id, ids, crm=crm,
-                                            new_activity_ids=changes.activity_ids)
+                                            new_activity_ids=changes.activity_ids,
+                                            on_rejected=_noting(summary, on_rejected))
         newest = max(filter(None, [changes.newest, datetime.fromisoformat(stored)
                                    if stored else None]), default=None)
         cursors.put(account_id, CRM_RESOURCE, (newest or until).isoformat())
     return summary
 
 
+def _noting(summary: Summary, on_rejected: Reject | None) -> Reject:
+    def rejected(account_id: int, record_id: str, reason: str) -> None:
+        summary.rejected.append((record_id, reason))
+        if on_rejected:
+            on_rejected(account_id, record_id, reason)
+    return rejected
+
+
 def queue_crm_records(crm_account_id: int, record_ids: list[str], *, crm: CrmProvider,
-                      new_activity_ids: list[str] | tuple[str, ...] = ()) -> int:
+                      new_activity_ids: list[str] | tuple[str, ...] = (),
+                      on_rejected: Reject | None = None) -> int:
     """Reconcile the links these records belong to; an activity created in the CRM (no
     calendar event id yet, a contact set) gets a link to a calendar event whose id is
-    derived from the CRM id."""
+    derived from the CRM id. One the schema refuses goes to `on_rejected` alone (without
+    one, it raises) and the others go on."""
     queued = 0
     linked = set(links.find_by_crm_records(crm_account_id, record_ids))
     for link_id in sorted(linked):
@@ -164,7 +175,13 @@ def queue_crm_records(crm_account_id: int, record_ids: list[str], *, crm: CrmPro
     for activity_id in new_activity_ids:
         if activity_id[:15] in known:
             continue
-        link_id = _link_for_crm_activity(crm_account_id, activity_id, crm)
+        try:
+            link_id = _link_for_crm_activity(crm_account_id, activity_id, crm)
+        except InvalidInput as exc:
+            if on_rejected is None:
+                raise
+            on_rejected(crm_account_id, activity_id, exc.reason)
+            continue
         if link_id is not None:
             queued += enqueue_reconcile(link_id, crm_account_id)
     return queued

@@ -105,11 +105,18 @@ def replay_letter(letter_id: int, app=None) -> str:
 
 
 REPLAY_EVENT_TASK = dispatch.RECONCILE_CALENDAR_EVENT.name
+REPLAY_CRM_TASK = dispatch.RECONCILE_CRM_RECORD.name
 
 
 def dead_letter_rejected_event(account_id: int, event_id: str, reason: str) -> None:
     """For change listings (`on_rejected`): the replay reads the event alone again."""
     record_rejected(REPLAY_EVENT_TASK, {"account_id": account_id, "event_id": event_id}, reason)
+
+
+def dead_letter_rejected_crm_record(account_id: int, record_id: str, reason: str) -> None:
+    """For CRM listings and Outbound Messages: the replay reads the record alone again."""
+    record_rejected(REPLAY_CRM_TASK, {"account_id": account_id, "record_id": record_id},
+                    reason)
 
 
 def record_rejected(task_name: str, kwargs: dict[str, Any], reason: str) -> int | None:

@@ -10,7 +10,7 @@ from ..reliability.errors import InvalidInput
 from ..schemas.events import load_raw_event
 from ..schemas.soap import MalformedMessage, parse_outbound_message
 from .base import ReliableTask
-from .dead_letters import dead_letter_rejected_event
+from .dead_letters import dead_letter_rejected_crm_record, dead_letter_rejected_event
 
 
 def _records_of(body: str) -> list[dict]:
@@ -33,4 +33,5 @@ def ingest_event(self, event: dict) -> int:
     ids = [r["id"] for r in records]
     new_events = [r["id"] for r in records if r["type"] == "Event"]
     return changes.queue_crm_records(raw["account_id"], ids, crm=crm_of(raw["account_id"]),
-                                     new_activity_ids=new_events)
+                                     new_activity_ids=new_events,
+                                     on_rejected=dead_letter_rejected_crm_record)

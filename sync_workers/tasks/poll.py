@@ -16,7 +16,7 @@ from .. import dispatch
 from ..engine import changes
 from ..store import accounts
 from .base import ReliableTask
-from .dead_letters import dead_letter_rejected_event
+from .dead_letters import dead_letter_rejected_crm_record, dead_letter_rejected_event
 
 
 def slot_of(account_id: int) -> int:
@@ -45,6 +45,8 @@ def poll_all_accounts(self, all_now: bool = False) -> int:
 
 @shared_task(base=ReliableTask, bind=True, name=dispatch.POLL_ACCOUNT.name)
 def poll_account(self, account_id: int, resource: str) -> dict:
-    summary = changes.poll(account_id, resource, on_rejected=dead_letter_rejected_event)
+    rejected = dead_letter_rejected_event if resource == changes.CALENDAR_RESOURCE \
+        else dead_letter_rejected_crm_record
+    summary = changes.poll(account_id, resource, on_rejected=rejected)
     return {"listed": summary.listed, "queued": summary.queued,
             "full_resync": summary.full_resync}

@@ -33,6 +33,14 @@ def reconcile_calendar_event(self, account_id: int, event_id: str) -> str:
     return reconcile(link_id, task_id=self.request.id).result
 
 
+@shared_task(base=ReliableTask, bind=True, name=dispatch.RECONCILE_CRM_RECORD.name)
+def reconcile_crm_record(self, account_id: int, record_id: str) -> int:
+    """Replay target for a CRM record a listing or an Outbound Message rejected: read it
+    alone again; still refused, it is dead-lettered again with the reason."""
+    return changes.queue_crm_records(account_id, [record_id], crm=adapters.crm_of(account_id),
+                                     new_activity_ids=[record_id])
+
+
 @shared_task(base=ReliableTask, bind=True, name=dispatch.RECONCILE_ACCOUNT.name)
 def reconcile_account(self, account_id: int) -> int:
     """Full reconciliation (after a reconnect): a full calendar list, then every link."""

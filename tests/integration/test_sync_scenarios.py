@@ -236,3 +236,34 @@ def test_an_event_the_loader_rejects_is_dead_lettered_and_the_rest_synced(pair, 
     pair.poll()
     settle(redis_db, lambda: pair.crm_event_for(empty["id"]), "the fixed event to sync")
     assert utc(pair.crm_event_for(empty["id"])["EndDateTime"]) == NINE + timedelta(minutes=15)
+
+
+def test_a_crm_record_the_schema_rejects_is_dead_lettered_alone_and_polls_go_on(
+        pair, redis_db):
+    """An admin's new picklist value the mapping does not know: that meeting waits in the
+    dead letters (its replay reads it alone again); the others sync, and the next poll
+    does not fail on it."""
+    # The admin adds a value to the picklist (the emulator: the field defined again).
+    sf.remove_custom_field(pair.state, "Event", "Appointment_Status__c")
+    sf.add_custom_field(pair.state, "Event", "Appointment_Status__c", "picklist",
+                        picklist=["Scheduled", "Canceled", "Tentative"], default="Scheduled")
+    contact = sf.create_as_user(pair.state, "Contact", {"LastName": "Babbage",
+                                                         "Email": "charles@client.example"})
+    bad = sf.create_event_as(pair.state, pair.rep_user, {
+        "Subject": "Odd status", "WhoId": contact, "Appointment_Status__c": "Tentative",
+        "StartDateTime": "2027-03-04T10:00:00Z", "EndDateTime": "2027-03-04T11:00:00Z"})
+    good = sf.create_event_as(pair.state, pair.rep_user, {
+        "Subject": "Demo", "WhoId": contact, "StartDateTime": "2027-03-05T10:00:00Z",
+        "EndDateTime": "2027-03-05T11:00:00Z"})
+    pair.poll("crm")
+    settle(redis_db, lambda: (sf.record(pair.state, "Event", good) or {}).get(
+        "Calendar_Event_Id__c"), "the good meeting to reach the calendar")
+    (letter,) = dead_letters()
+    assert letter["task_name"] == "sync.reconcile_crm_record"
+    assert letter["kwargs"] == {"account_id": pair.crm_account, "record_id": bad}
+    assert "Appointment_Status__c" in letter["error_message"]
+    sf.update_as_user(pair.state, "Event", good, {"Subject": "Demo (renamed)"})
+    pair.poll("crm")  # the calendar owns the title: the next poll puts it back
+    settle(redis_db, lambda: sf.record(pair.state, "Event", good)["Subject"] == "Demo",
+           "the next poll to go on past the rejected record")
+    assert len(dead_letters()) == 1

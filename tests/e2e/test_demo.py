@@ -78,6 +78,10 @@ def test_the_demo_scenario_converges_end_to_end(tmp_path):
                  "lost webhook", "malformed event"):
         assert re.search(rf"^\s+ok\s+{step}\b", out, re.MULTILINE), f"{step}:\n{out}"
     assert re.search(r"google .*\(answered .*429 x5\b", out), out  # the storm was served
+    # No log line of any process names an Outbound Message endpoint's secret path.
+    secret_paths = re.compile(r"/webhooks/salesforce/\d+/(?!<secret>)[A-Za-z0-9_-]{20,}")
+    for log_file in (tmp_path / "logs").glob("*.log"):
+        assert not secret_paths.search(log_file.read_text(errors="replace")), log_file.name
     assert re.search(r"dead letters \(open, of this run's accounts\): 1\b", out), out
     assert "stopping the 5 processes the demo started" in out, out
     assert "Traceback" not in out, out

@@ -202,6 +202,7 @@ def configure_logging(level: str = "INFO", stream=None, fmt: str = "json") -> No
     install_filters(handler)
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)  # a library's warnings are log lines too, not raw stderr
     # requests-oauthlib and urllib3 log tokens and full URLs at DEBUG.
     for noisy in ("requests_oauthlib", "oauthlib", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))

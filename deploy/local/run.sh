@@ -22,7 +22,7 @@ stop() {
 trap stop INT TERM EXIT
 
 start receiver "$BIN/gunicorn" --bind "${SYNC_RECEIVER_BIND:-127.0.0.1:8000}" --workers 2 \
-  sync_workers.receiver.wsgi:app
+  --logger-class sync_workers.receiver.gunicorn_logging.JsonLogger sync_workers.receiver.wsgi:app
 start worker "$BIN/celery" -A sync_workers.celery_app worker -Q events,reconcile,poll,dlq \
   -c 2 -E --loglevel INFO
 start beat "$BIN/celery" -A sync_workers.celery_app beat --loglevel INFO

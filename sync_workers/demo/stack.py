@@ -28,7 +28,8 @@ class StartFailed(RuntimeError):
 
 
 def _celery(*args: str) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "sync_workers.celery_app", *args]
+    # -q: no banner; every line the worker and Beat write is a JSON log record.
+    return [sys.executable, "-m", "celery", "-q", "-A", "sync_workers.celery_app", *args]
 
 
 def sync_workers_command(*args: str) -> list[str]:
@@ -82,6 +83,7 @@ def start_receiver(sup: Supervisor, narrator: Narrator, env: dict[str, str],
         # No gunicorn access log: it prints raw paths, and an Outbound Message's path holds
         # its endpoint's secret. The receiver logs each request with its route pattern.
         sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+        "--logger-class", "sync_workers.receiver.gunicorn_logging.JsonLogger",
         "sync_workers.receiver.wsgi:app"], env)
     if not narrator.wait_until(lambda: _answers(f"{url}/readyz"), START_TIMEOUT,
                                guard=sup.check):

@@ -3,6 +3,7 @@ and Redis database of its own (not the suite's), so it runs beside the suite and
 developer's demo. SYNC_DEMO_TEST_DATABASE and SYNC_DEMO_TEST_REDIS_DB choose others."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -82,6 +83,20 @@ def test_the_demo_scenario_converges_end_to_end(tmp_path):
     secret_paths = re.compile(r"/webhooks/salesforce/\d+/(?!<secret>)[A-Za-z0-9_-]{20,}")
     for log_file in (tmp_path / "logs").glob("*.log"):
         assert not secret_paths.search(log_file.read_text(errors="replace")), log_file.name
+    # Every line the receiver and Beat write is one JSON log record. (The worker still
+    # has two that are not: Celery's warning about running as root, issued before logging
+    # is set up, and its own "Warm shutdown" line on stderr.)
+    for name in ("receiver", "beat"):
+        lines = (tmp_path / "logs" / f"{name}.log").read_text(errors="replace").splitlines()
+        not_json = [line for line in lines if line.strip() and not _is_json(line)]
+        assert not_json == [], f"{name}.log: {not_json[:5]}"
     assert re.search(r"dead letters \(open, of this run's accounts\): 1\b", out), out
     assert "stopping the 5 processes the demo started" in out, out
     assert "Traceback" not in out, out
+
+
+def _is_json(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False

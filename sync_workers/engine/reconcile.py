@@ -85,7 +85,8 @@ def _reconcile_once(link_id: int, calendar: CalendarProvider, crm: CrmProvider,
     if copy_writes is not None:
         log.info("reconciled", extra={"result": "copy", "writes": copy_writes})
         return Outcome(link_id, "written" if copy_writes else "converged", copy_writes)
-    link = links.get(link_id)  # it may have just become the decider
+    if link.role == "copy":
+        link = links.get(link_id)  # a copy that just became the decider
     activity = _read_activity(crm, link)
     if activity is None and link.crm_contact_id is None and link.calendar_fingerprint is None \
             and appointment is not None and appointment.is_live:

@@ -8,23 +8,9 @@ from email.utils import format_datetime
 import pytest
 import requests
 
-from sync_workers.sandbox import oauth
 from sync_workers.sandbox import salesforce_admin as admin
 from sync_workers.sandbox.salesforce_common import checksum, normalize_id
-
-
-class Api:
-    """A Bearer session against /services/data/vVERSION."""
-
-    def __init__(self, sandbox, version: str = "59.0") -> None:
-        token = oauth.mint_grant(sandbox.state, "salesforce", oauth.DEFAULT_SUBJECTS["salesforce"])
-        self.base = f"{token['instance_url']}/services/data/v{version}"
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {token['access_token']}"
-
-    def __getattr__(self, method):
-        return lambda path, **kw: self.http.request(method.upper(), self.base + path,
-                                                    timeout=5, **kw)
+from tests.integration.sandbox.salesforce_client import Api
 
 
 @pytest.fixture
@@ -196,7 +182,7 @@ def test_upsert_status_codes(sandbox, api):
     updated = api.patch(url, json={"Location": "Room 1"})
     assert (updated.status_code, updated.json()["created"]) == (200, False)
     # Before API 46.0 an update answers 204 without a body, and a create has no "created".
-    old_api = Api(sandbox, "45.0")
+    old_api = Api(sandbox, version="45.0")
     assert old_api.patch(url, json={"Location": "Room 2"}).status_code == 204
     assert "created" not in old_api.patch("/sobjects/Event/Calendar_Event_Id__c/evt-2",
                                           json=timed_event(DurationInMinutes=5)).json()

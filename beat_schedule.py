@@ -6,18 +6,22 @@ id) is due, so each account is polled once an hour and the load is even. This re
 fan-out with countdowns of up to an hour: such long countdowns sit unacked in worker memory
 and outlive the broker's visibility timeout (see CELERY.md).
 
+The intent sweeper runs every minute: it re-enqueues reconciles whose intent is recorded in
+PostgreSQL but whose message was lost (engine/sweep.py).
+
 Every entry has `expires` so that runs queued while no worker is up do not pile up.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from sync_workers.dispatch import POLL_ALL_ACCOUNTS, RENEW_PUSH_CHANNELS
+from sync_workers.dispatch import POLL_ALL_ACCOUNTS, RENEW_PUSH_CHANNELS, SWEEP_INTENT
 
 POLL_INTERVAL_SECONDS = 3600
 POLL_SLOT_SECONDS = 300
 POLL_SLOTS = POLL_INTERVAL_SECONDS // POLL_SLOT_SECONDS
 RENEW_CHANNELS_SECONDS = 3 * 3600
+SWEEP_INTENT_SECONDS = 60
 
 
 def beat_schedule(settings: Any = None) -> dict[str, dict[str, Any]]:
@@ -31,5 +35,10 @@ def beat_schedule(settings: Any = None) -> dict[str, dict[str, Any]]:
             "task": RENEW_PUSH_CHANNELS.name,
             "schedule": float(RENEW_CHANNELS_SECONDS),
             "options": {"expires": RENEW_CHANNELS_SECONDS // 2},
+        },
+        "sweep-intent": {
+            "task": SWEEP_INTENT.name,
+            "schedule": float(SWEEP_INTENT_SECONDS),
+            "options": {"expires": SWEEP_INTENT_SECONDS - 5},
         },
     }

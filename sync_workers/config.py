@@ -138,6 +138,7 @@ class Settings:
     internal_domains: tuple[str, ...]  # besides the owner's: whose addresses are colleagues
     backfill_days: int  # meetings that ended longer ago are history, never linked
     horizon_days: int  # meetings starting further ahead are not linked yet
+    intent_sweep_after: int  # a link's recorded intent unserved this long is re-enqueued
     microsoft_tenant: str
     # OAuth clients: unset outside production, the sandbox's (SANDBOX_CLIENTS); unset in
     # production, empty (the provider registry then refuses to start).
@@ -191,6 +192,7 @@ _SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "internal_domains": ("", lambda name, raw: _domains(name, raw) if raw.strip() else ()),
     "backfill_days": ("30", _int(0, 3650)),
     "horizon_days": ("365", _int(1, 3650)),
+    "intent_sweep_after": ("300", _int(0, 86400)),
     "microsoft_tenant": ("common", _text),
     **{name: ("", _text) for name in _CLIENT_FIELDS},
     # The worker's Prometheus endpoint (main process); 0 turns it off. One port per worker

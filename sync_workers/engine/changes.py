@@ -2,8 +2,9 @@
 
 Shared by the webhook path (ingest_event) and the poller (poll_account): a webhook only
 says "look now", the listing with the stored cursor says what changed. The cursor moves
-only after every change it covers has been queued; one lister per account and resource at
-a time (a lock), so two listings never race on one cursor.
+in the transaction that records the intent of every change it covers (engine/enqueue.py);
+one lister per account and resource at a time, and a burst of triggers during a listing
+causes one more listing, not one each (reliability/coalesce.py).
 """
 from __future__ import annotations
 
@@ -14,15 +15,15 @@ from typing import Callable
 
 from ..providers.base import CalendarProvider, CrmProvider, CursorExpired
 from ..providers.registry import is_calendar, is_crm
+from ..reliability.coalesce import coalesced
 from ..reliability.errors import InvalidInput
-from ..reliability.locks import held_lock
 from ..store import cursors, links, meetings
 from ..sync import Appointment, calendar_event_id_for_crm
 from ..sync.guests import CalendarOwner
 from ..sync.window import SyncWindow
 from .adapters import calendar_of, crm_of
 from .booking import booking_kind, calendar_owner, sync_window
-from .enqueue import enqueue_reconcile
+from .enqueue import enqueue_listed
 
 log = logging.getLogger(__name__)
 CALENDAR_RESOURCE = "calendar:events"
@@ -41,6 +42,7 @@ class Summary:
     queued: int = 0
     full_resync: bool = False
     outside_window: int = 0  # bookings left alone: they ended or start outside the window
+    coalesced: bool = False  # another listing in flight took this request
     rejected: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -56,49 +58,83 @@ def resources_of(provider: str) -> list[str]:
     return []
 
 
-def poll(account_id: int, resource: str, *, on_rejected: Reject | None = None) -> Summary:
+def listing_lock(account_id: int, resource: str) -> str:
+    return f"cursor:{account_id}:{resource}"
+
+
+def listing_of_lock(name: str) -> tuple[int, str]:
+    _, account_id, resource = name.split(":", 2)
+    return int(account_id), resource
+
+
+def poll(account_id: int, resource: str, *, on_rejected: Reject | None = None,
+         owner: str | None = None) -> Summary:
     """List one resource of the account since its cursor (the poller's and `sync-workers
-    poll`'s one entry)."""
+    poll`'s one entry). `owner`: the task's id, so its redelivery takes its lock back."""
     if resource == CALENDAR_RESOURCE:
-        return sync_calendar(account_id, on_rejected=on_rejected)
+        return sync_calendar(account_id, on_rejected=on_rejected, owner=owner)
     if resource == CRM_RESOURCE:
-        return sync_crm(account_id, on_rejected=on_rejected)
+        return sync_crm(account_id, on_rejected=on_rejected, owner=owner)
     raise InvalidInput(f"unknown poll resource {resource!r}")
 
 
+def _coalesced(account_id: int, resource: str, list_once: Callable[[], Summary],
+               owner: str | None) -> Summary:
+    """One listing of the account's resource at a time; triggers during it cause at most
+    one more (reliability/coalesce.py) instead of waiting for the lock."""
+    runs = coalesced(listing_lock(account_id, resource), list_once, owner=owner)
+    if not runs:
+        return Summary(account_id, coalesced=True)
+    total = runs[-1]
+    for run in runs[:-1]:
+        total.listed += run.listed
+        total.queued += run.queued
+        total.outside_window += run.outside_window
+        total.rejected[:0] = run.rejected
+        total.full_resync = total.full_resync or run.full_resync
+    return total
+
+
 def sync_calendar(account_id: int, *, calendar: CalendarProvider | None = None,
-                  on_rejected: Reject | None = None) -> Summary:
+                  on_rejected: Reject | None = None, owner: str | None = None) -> Summary:
     calendar = calendar or calendar_of(account_id)
+    return _coalesced(account_id, CALENDAR_RESOURCE,
+                      lambda: _list_calendar(account_id, calendar, on_rejected), owner)
+
+
+def _list_calendar(account_id: int, calendar: CalendarProvider,
+                   on_rejected: Reject | None) -> Summary:
     crm_account_id = links.crm_account_for(account_id)
     summary = Summary(account_id)
-    with held_lock(f"cursor:{account_id}:{CALENDAR_RESOURCE}"):
-        cursor = cursors.get(account_id, CALENDAR_RESOURCE)
-        try:
-            changes = calendar.list_changes(cursor)
-        except CursorExpired:
-            log.warning("sync token expired: full resync", extra={"account_id": account_id})
-            changes = calendar.list_changes(None)
-        summary.full_resync = changes.full and cursor is not None
-        summary.listed = len(changes.appointments)
-        owner, window = calendar_owner(account_id), sync_window()
-        for appointment in changes.appointments:
-            link_id = link_for_event(account_id, crm_account_id, appointment, owner, window)
-            if link_id is not None and enqueue_reconcile(link_id, account_id):
-                summary.queued += 1
-            elif link_id is None and booking_kind(appointment, owner, window) == "outside":
-                summary.outside_window += 1
-        if changes.full and summary.outside_window:
-            log.info("events outside the sync window skipped",
-                     extra={"account_id": account_id, "skipped": summary.outside_window,
-                            "earliest_end": window.earliest_end.isoformat(),
-                            "latest_start": window.latest_start.isoformat()})
-        if changes.full:
-            summary.queued += _queue_vanished(account_id, changes.appointments)
-        for event_id, reason in changes.rejected:
-            summary.rejected.append((event_id, reason))
-            if on_rejected:
-                on_rejected(account_id, event_id, reason)
-        cursors.put(account_id, CALENDAR_RESOURCE, changes.next_cursor)
+    cursor = cursors.get(account_id, CALENDAR_RESOURCE)
+    try:
+        changes = calendar.list_changes(cursor)
+    except CursorExpired:
+        log.warning("sync token expired: full resync", extra={"account_id": account_id})
+        changes = calendar.list_changes(None)
+    summary.full_resync = changes.full and cursor is not None
+    summary.listed = len(changes.appointments)
+    owner, window = calendar_owner(account_id), sync_window()
+    found: list[int] = []
+    for appointment in changes.appointments:
+        link_id = link_for_event(account_id, crm_account_id, appointment, owner, window)
+        if link_id is not None:
+            found.append(link_id)
+        elif booking_kind(appointment, owner, window) == "outside":
+            summary.outside_window += 1
+    if changes.full and summary.outside_window:
+        log.info("events outside the sync window skipped",
+                 extra={"account_id": account_id, "skipped": summary.outside_window,
+                        "earliest_end": window.earliest_end.isoformat(),
+                        "latest_start": window.latest_start.isoformat()})
+    if changes.full:
+        found += _vanished(account_id, changes.appointments)
+    for event_id, reason in changes.rejected:
+        summary.rejected.append((event_id, reason))
+        if on_rejected:
+            on_rejected(account_id, event_id, reason)
+    summary.queued = enqueue_listed(account_id, found, resource=CALENDAR_RESOURCE,
+                                    cursor=changes.next_cursor)
     return summary
 
 
@@ -118,37 +154,40 @@ def link_for_event(account_id: int, crm_account_id: int | None, appointment: App
     return links.ensure(account_id, crm_account_id, appointment.event_id, origin="calendar")
 
 
-def _queue_vanished(account_id: int, listed: list[Appointment]) -> int:
+def _vanished(account_id: int, listed: list[Appointment]) -> list[int]:
     """After a full list, links whose events were not listed were deleted meanwhile (a full
     list omits deletions): reconcile them, the read will find them cancelled or gone."""
     seen = {a.event_id for a in listed if a.is_live}
-    queued = 0
-    for link in links.for_account(account_id):
-        if link.calendar_account_id == account_id and link.status == "active" \
-                and link.calendar_event_id not in seen:
-            queued += enqueue_reconcile(link.link_id, account_id)
-    return queued
+    return [link.link_id for link in links.for_account(account_id)
+            if link.calendar_account_id == account_id and link.status == "active"
+            and link.calendar_event_id not in seen]
 
 
 def sync_crm(account_id: int, *, crm: CrmProvider | None = None,
-             now: datetime | None = None, on_rejected: Reject | None = None) -> Summary:
+             now: datetime | None = None, on_rejected: Reject | None = None,
+             owner: str | None = None) -> Summary:
     crm = crm or crm_of(account_id)
+    return _coalesced(account_id, CRM_RESOURCE,
+                      lambda: _list_crm(account_id, crm, now, on_rejected), owner)
+
+
+def _list_crm(account_id: int, crm: CrmProvider, now: datetime | None,
+              on_rejected: Reject | None) -> Summary:
     summary = Summary(account_id)
     until = now or datetime.now(timezone.utc)
-    with held_lock(f"cursor:{account_id}:{CRM_RESOURCE}"):
-        stored = cursors.get(account_id, CRM_RESOURCE)
-        since = (datetime.fromisoformat(stored) - CRM_OVERLAP) if stored \
-            else until - CRM_FIRST_LOOKBACK
-        changes = crm.changes_since(since, until)
-        ids = [*changes.activity_ids, *changes.contact_ids, *changes.deleted_activity_ids,
-               *changes.deleted_contact_ids]
-        summary.listed = len(set(ids))
-        summary.queued += queue_crm_records(account_id, ids, crm=crm,
-                                            new_activity_ids=changes.activity_ids,
-                                            on_rejected=_noting(summary, on_rejected))
-        newest = max(filter(None, [changes.newest, datetime.fromisoformat(stored)
-                                   if stored else None]), default=None)
-        cursors.put(account_id, CRM_RESOURCE, (newest or until).isoformat())
+    stored = cursors.get(account_id, CRM_RESOURCE)
+    since = (datetime.fromisoformat(stored) - CRM_OVERLAP) if stored \
+        else until - CRM_FIRST_LOOKBACK
+    changes = crm.changes_since(since, until)
+    ids = [*changes.activity_ids, *changes.contact_ids, *changes.deleted_activity_ids,
+           *changes.deleted_contact_ids]
+    summary.listed = len(set(ids))
+    found = crm_record_links(account_id, ids, crm=crm, new_activity_ids=changes.activity_ids,
+                             on_rejected=_noting(summary, on_rejected))
+    newest = max(filter(None, [changes.newest, datetime.fromisoformat(stored)
+                               if stored else None]), default=None)
+    summary.queued = enqueue_listed(account_id, found, resource=CRM_RESOURCE,
+                                    cursor=(newest or until).isoformat())
     return summary
 
 
@@ -163,14 +202,20 @@ def _noting(summary: Summary, on_rejected: Reject | None) -> Reject:
 def queue_crm_records(crm_account_id: int, record_ids: list[str], *, crm: CrmProvider,
                       new_activity_ids: list[str] | tuple[str, ...] = (),
                       on_rejected: Reject | None = None) -> int:
-    """Reconcile the links these records belong to; an activity created in the CRM (no
-    calendar event id yet, a contact set) gets a link to a calendar event whose id is
-    derived from the CRM id. One the schema refuses goes to `on_rejected` alone (without
-    one, it raises) and the others go on."""
-    queued = 0
-    linked = set(links.find_by_crm_records(crm_account_id, record_ids))
-    for link_id in sorted(linked):
-        queued += enqueue_reconcile(link_id, crm_account_id)
+    """Reconcile the links these records belong to (an Outbound Message's, a replay's)."""
+    found = crm_record_links(crm_account_id, record_ids, crm=crm,
+                             new_activity_ids=new_activity_ids, on_rejected=on_rejected)
+    return enqueue_listed(crm_account_id, found)
+
+
+def crm_record_links(crm_account_id: int, record_ids: list[str], *, crm: CrmProvider,
+                     new_activity_ids: list[str] | tuple[str, ...] = (),
+                     on_rejected: Reject | None = None) -> list[int]:
+    """The links these records belong to; an activity created in the CRM (no calendar
+    event id yet, a contact set) gets a link to a calendar event whose id is derived from
+    the CRM id. One the schema refuses goes to `on_rejected` alone (without one, it raises)
+    and the others go on."""
+    found = sorted(set(links.find_by_crm_records(crm_account_id, record_ids)))
     known = links.linked_crm_events(crm_account_id, new_activity_ids)
     for activity_id in new_activity_ids:
         if activity_id[:15] in known:
@@ -183,8 +228,8 @@ def queue_crm_records(crm_account_id: int, record_ids: list[str], *, crm: CrmPro
             on_rejected(crm_account_id, activity_id, exc.reason)
             continue
         if link_id is not None:
-            queued += enqueue_reconcile(link_id, crm_account_id)
-    return queued
+            found.append(link_id)
+    return found
 
 
 def _link_for_crm_activity(crm_account_id: int, activity_id: str,

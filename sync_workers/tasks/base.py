@@ -15,9 +15,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+import kombu.exceptions
 import psycopg2
 import redis
 from celery import Task
+from celery.exceptions import Reject
 
 from .. import counters
 from ..config import get_settings
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 ATTEMPT_HEADER = "x_attempt"  # failures that spent the retry budget so far
 FIRST_FAILED_HEADER = "x_first_failed_at"
 _CARRIED_HEADERS = ("x_request_id", "x_replay_of", ATTEMPT_HEADER, FIRST_FAILED_HEADER)
+_BROKER_ERRORS = (OSError, redis.RedisError, kombu.exceptions.OperationalError)
 _INFRA_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError, redis.ConnectionError,
                  redis.TimeoutError)
 
@@ -101,7 +104,22 @@ class ReliableTask(Task):
         counters.count_retry(self.name, type(exc).__name__, delay,
                              rate_limited_by=(exc.provider or "unknown")
                              if isinstance(exc, RateLimited) else None)
-        raise self.retry(exc=exc, countdown=delay, headers=headers)
+        try:
+            retry = self.retry(exc=exc, countdown=delay, headers=headers, throw=False)
+        except Reject as rejected:
+            if not isinstance(rejected.reason, _BROKER_ERRORS):
+                raise
+            # The broker is unreachable: a dead letter would drop a healthy task. The
+            # message stays unacked and the worker restores it when the broker is back (a
+            # reconcile's intent is also in PostgreSQL, where the sweeper finds it).
+            log.warning("retry not published: broker unreachable; the message is kept",
+                        extra={"error_type": type(rejected.reason).__name__})
+            raise Reject(rejected.reason, requeue=True) from None
+        self.on_retry_scheduled(delay)
+        raise retry
+
+    def on_retry_scheduled(self, countdown: float) -> None:
+        """A retry is published to run in `countdown` seconds (a hook for subclasses)."""
 
     def _headers(self) -> dict:
         """Our headers, carried into the retry (a retry's headers replace the message's)."""

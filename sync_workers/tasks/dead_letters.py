@@ -18,6 +18,7 @@ from .. import dispatch
 from ..counters import count_dead_letter
 from ..logging import redact, request_id
 from ..store import dead_letters as repo
+from ..store import intent
 from .base import FIRST_FAILED_HEADER
 
 log = logging.getLogger(__name__)
@@ -36,11 +37,24 @@ def publish_dead_letter(task, task_id, exception, args, kwargs, einfo) -> None:
         log.warning("dlq publish failed, recording directly",
                     extra={"error_type": type(exc).__name__})
         _record(letter)
+    _end_intent(task.name, letter["kwargs"])
     count_dead_letter(task.name, letter["error_type"])
     log.error("task dead-lettered", extra={"dead_task_id": task_id,
                                            "error_type": letter["error_type"],
                                            "reason": letter["error_message"],
                                            "attempts": letter["attempts"]})
+
+
+def _end_intent(task_name: str, kwargs: dict[str, Any]) -> None:
+    """A dead-lettered reconcile's link leaves the sweeper: the letter (and its replay)
+    is now where that work is kept, not a re-enqueue every minute."""
+    if task_name != dispatch.RECONCILE_LINK.name or "link_id" not in kwargs:
+        return
+    try:
+        intent.clear(int(kwargs["link_id"]))
+    except Exception as exc:  # noqa: BLE001 (PostgreSQL down: the sweeper retries it later)
+        log.warning("could not clear the link's intent", extra={"error_type":
+                                                                 type(exc).__name__})
 
 
 def _letter_fields(task, task_id, exception, args, kwargs, einfo) -> dict[str, Any]:

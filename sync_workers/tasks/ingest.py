@@ -27,8 +27,8 @@ def ingest_event(self, event: dict) -> int:
     raw = load_raw_event(event)
     if raw["provider"] == "google":
         # The notification only says "something changed": the listing says what.
-        return changes.sync_calendar(raw["account_id"],
-                                     on_rejected=dead_letter_rejected_event).queued
+        return changes.sync_calendar(raw["account_id"], on_rejected=dead_letter_rejected_event,
+                                     owner=self.request.id).queued
     records = raw["records"] or _records_of(raw["body"])
     ids = [r["id"] for r in records]
     new_events = [r["id"] for r in records if r["type"] == "Event"]

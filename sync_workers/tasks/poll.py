@@ -6,6 +6,7 @@ slot of the hour, picked by a stable hash, so the hour's polls are spread evenly
 from __future__ import annotations
 
 import zlib
+from dataclasses import asdict
 from datetime import datetime, timezone
 
 from celery import shared_task
@@ -13,7 +14,9 @@ from celery import shared_task
 from beat_schedule import POLL_SLOT_SECONDS, POLL_SLOTS
 
 from .. import dispatch
+from ..config import get_settings
 from ..engine import changes
+from ..engine.sweep import sweep
 from ..store import accounts
 from .base import ReliableTask
 from .dead_letters import dead_letter_rejected_crm_record, dead_letter_rejected_event
@@ -47,6 +50,12 @@ def poll_all_accounts(self, all_now: bool = False) -> int:
 def poll_account(self, account_id: int, resource: str) -> dict:
     rejected = dead_letter_rejected_event if resource == changes.CALENDAR_RESOURCE \
         else dead_letter_rejected_crm_record
-    summary = changes.poll(account_id, resource, on_rejected=rejected)
+    summary = changes.poll(account_id, resource, on_rejected=rejected, owner=self.request.id)
     return {"listed": summary.listed, "queued": summary.queued,
-            "full_resync": summary.full_resync}
+            "full_resync": summary.full_resync, "coalesced": summary.coalesced}
+
+
+@shared_task(base=ReliableTask, bind=True, name=dispatch.SWEEP_INTENT.name)
+def sweep_intent(self) -> dict:
+    """Beat, every minute: queue again what was recorded but lost (engine/sweep.py)."""
+    return asdict(sweep(get_settings().intent_sweep_after))

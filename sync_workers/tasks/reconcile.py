@@ -6,18 +6,28 @@ from celery import shared_task
 from .. import dispatch
 from ..engine import adapters, changes
 from ..engine.booking import calendar_owner, sync_window
-from ..engine.enqueue import enqueue_reconcile, reconcile_started
+from ..engine.enqueue import enqueue_reconcile, reconcile_scheduled, reconcile_started
 from ..engine.reconcile import reconcile
 from ..providers.registry import is_calendar
-from ..store import cursors, links
+from ..store import cursors, intent, links
 from .base import ReliableTask
 from .dead_letters import dead_letter_rejected_event
 
 
-@shared_task(base=ReliableTask, bind=True, name=dispatch.RECONCILE_LINK.name)
+class LinkReconcileTask(ReliableTask):
+    abstract = True
+
+    def on_retry_scheduled(self, countdown: float) -> None:
+        reconcile_scheduled(self.request.kwargs["link_id"], countdown)
+
+
+@shared_task(base=LinkReconcileTask, bind=True, name=dispatch.RECONCILE_LINK.name)
 def reconcile_link(self, link_id: int, account_id: int | None = None) -> str:
     reconcile_started(link_id)  # a change after this point queues another run
-    return reconcile(link_id, task_id=self.request.id).result
+    seen = intent.sequence(link_id)  # ...and keeps the link's intent when this one succeeds
+    outcome = reconcile(link_id, task_id=self.request.id)
+    intent.clear(link_id, seen)
+    return outcome.result
 
 
 @shared_task(base=ReliableTask, bind=True, name=dispatch.RECONCILE_CALENDAR_EVENT.name)
@@ -46,7 +56,8 @@ def reconcile_account(self, account_id: int) -> int:
     """Full reconciliation (after a reconnect): a full calendar list, then every link."""
     if is_calendar(adapters.account(account_id).provider):
         cursors.put(account_id, changes.CALENDAR_RESOURCE, None)
-        changes.sync_calendar(account_id, on_rejected=dead_letter_rejected_event)
+        changes.sync_calendar(account_id, on_rejected=dead_letter_rejected_event,
+                              owner=self.request.id)
     queued = 0
     for link in links.for_account(account_id):
         queued += enqueue_reconcile(link.link_id, account_id)

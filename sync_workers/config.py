@@ -139,6 +139,7 @@ class Settings:
     backfill_days: int  # meetings that ended longer ago are history, never linked
     horizon_days: int  # meetings starting further ahead are not linked yet
     intent_sweep_after: int  # a link's recorded intent unserved this long is re-enqueued
+    rate_limit_budget: int  # seconds one task may wait out rate limits before a dead letter
     microsoft_tenant: str
     # OAuth clients: unset outside production, the sandbox's (SANDBOX_CLIENTS); unset in
     # production, empty (the provider registry then refuses to start).
@@ -193,6 +194,7 @@ _SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "backfill_days": ("30", _int(0, 3650)),
     "horizon_days": ("365", _int(1, 3650)),
     "intent_sweep_after": ("300", _int(0, 86400)),
+    "rate_limit_budget": ("21600", _int(1)),
     "microsoft_tenant": ("common", _text),
     **{name: ("", _text) for name in _CLIENT_FIELDS},
     # The worker's Prometheus endpoint (main process); 0 turns it off. One port per worker

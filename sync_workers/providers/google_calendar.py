@@ -20,6 +20,7 @@ from ..auth import authorized_request
 from ..config import Settings
 from ..reliability.errors import Conflict, InvalidInput, Permanent
 from ..reliability.http import ProviderHttp
+from ..reliability.limiter import FleetLimiter
 from ..schemas.google import (
     GoogleEventsPage,
     load_google_event,
@@ -41,7 +42,8 @@ class GoogleCalendar:
                  page_size: int = PAGE_SIZE) -> None:
         self.account_id = account_id
         self.calendar_id = calendar_id
-        self.http = http or ProviderHttp(self.provider)
+        self.http = http or ProviderHttp(self.provider,
+                                        limiter=FleetLimiter(self.provider, account_id))
         self.settings = settings  # None: get_settings(), as auth does
         self.page_size = page_size
 

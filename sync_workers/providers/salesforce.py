@@ -32,6 +32,7 @@ from ..mapping import (
 )
 from ..reliability.errors import Conflict, Permanent
 from ..reliability.http import ProviderHttp
+from ..reliability.limiter import FleetLimiter
 from ..schemas.salesforce import (
     EXTERNAL_ID_FIELD,
     load_salesforce_contact,
@@ -81,8 +82,8 @@ class Salesforce:
         self.account_id = account_id
         self.mapping = mapping or default_mapping()
         self.pacing = ApiPacing(account_id, settings=settings)
-        self.api = SalesforceApi(account_id, http or ProviderHttp(PROVIDER), self.pacing,
-                                 settings)
+        http = http or ProviderHttp(PROVIDER, limiter=FleetLimiter(PROVIDER, account_id))
+        self.api = SalesforceApi(account_id, http, self.pacing, settings)
         self.describes = describe_cache or DescribeCache(self.fetch_describe,
                                                          DESCRIBE_TTL_SECONDS)
 

@@ -15,6 +15,8 @@ import requests
 from ..counters import count_provider_call
 from ..logging import new_request_id, redact, request_id
 from .classify import classify_exception, classify_response
+from .errors import RateLimited
+from .limiter import FleetLimiter
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
@@ -22,13 +24,19 @@ DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
 
 class ProviderHttp:
     def __init__(self, provider: str, session: requests.Session | None = None,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+                 limiter: FleetLimiter | None = None) -> None:
+        """`limiter`: the account's fleet-wide limiter, consulted before every call and
+        told of every rate limit (OAuth token calls have none)."""
         self.provider = provider
         self.session = session or requests.Session()
         self.timeout = timeout
+        self.limiter = limiter
 
     def request(self, method: str, url: str, *, headers: dict[str, str] | None = None,
                 **kwargs: Any) -> requests.Response:
+        if self.limiter is not None:
+            self.limiter.before_call()
         headers = {"X-Request-ID": request_id() or new_request_id(), **(headers or {})}
         started = time.monotonic()
         try:
@@ -41,6 +49,8 @@ class ProviderHttp:
         count_provider_call(self.provider, resp.status_code, time.monotonic() - started)
         log.info("provider call", extra=self._fields(method, url, resp.status_code, started))
         error = classify_response(resp, self.provider)
+        if isinstance(error, RateLimited) and self.limiter is not None:
+            error = self.limiter.rate_limited(error)
         if error is not None:
             raise error
         return resp

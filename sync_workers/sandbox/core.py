@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 from flask import Flask, Response, g, jsonify, request
 
@@ -59,17 +59,20 @@ class FaultRule:
     provider: str | None = None
     method: str | None = None
     path: str | None = None  # regular expression, searched in the request path
+    subject: str | None = None  # whose access token the request carries (one account's)
     count: int = 1
     status: int = 503
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def matches(self, provider: str, method: str, path: str) -> bool:
+    def matches(self, provider: str, method: str, path: str,
+                subject: Callable[[], str | None]) -> bool:
         return (
             (self.provider is None or self.provider == provider)
             and (self.method is None or self.method.upper() == method)
             and (self.path is None or re.search(self.path, path) is not None)
+            and (self.subject is None or self.subject == subject())
         )
 
 
@@ -96,10 +99,11 @@ class Faults:
             self._rules.clear()
             self._rate = 0.0
 
-    def take(self, provider: str, method: str, path: str) -> FaultRule | None:
+    def take(self, provider: str, method: str, path: str,
+             subject: Callable[[], str | None] = lambda: None) -> FaultRule | None:
         with self._lock:
             for rule in self._rules:
-                if rule.count > 0 and rule.matches(provider, method, path):
+                if rule.count > 0 and rule.matches(provider, method, path, subject):
                     rule.count -= 1
                     return rule
             self._rules = [r for r in self._rules if r.count > 0]
@@ -148,6 +152,9 @@ class SandboxState:
         self._resetters: list[Any] = []
         self.urls: dict[str, str] = {}  # filled in by the server once ports are known
         self.webhooks = WebhookDispatcher()
+        # provider -> the subject of the current request's access token (set by the OAuth
+        # emulation, which core cannot import), for faults aimed at one account
+        self.subject_of: Callable[[str], str | None] = lambda provider: None
 
     def on_reset(self, fn) -> None:
         """Register a callable that re-creates a provider's store on reset."""
@@ -190,7 +197,8 @@ def provider_app(provider: str, state: SandboxState) -> Flask:
         g.sandbox_started = time.monotonic()
         if request.path.startswith("/_sandbox"):
             return None
-        rule = state.faults.take(provider, request.method, request.path)
+        rule = state.faults.take(provider, request.method, request.path,
+                                 lambda: state.subject_of(provider))
         if rule is None:
             return None
         g.sandbox_fault = rule.kind
@@ -228,6 +236,7 @@ def _log(provider: str, state: SandboxState, status: int) -> None:
         "body": raw.decode("utf-8", "replace"),
         "status": status,
         "fault": g.get("sandbox_fault"),
+        "subject": state.subject_of(provider),  # whose token: which account called
         "at": state.clock.time(),
     })
 

@@ -13,7 +13,7 @@ from types import ModuleType
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import control, google_calendar, oauth_control, oauth_flow, salesforce
+from . import control, google_calendar, oauth, oauth_control, oauth_flow, salesforce
 from .core import SandboxState, provider_app
 
 PROVIDERS = ("google", "salesforce", "microsoft", "hubspot")
@@ -31,6 +31,7 @@ PROVIDER_MODULES: dict[str, tuple[ModuleType, ...]] = {
 
 def build_apps(state: SandboxState):
     apps = {}
+    state.subject_of = lambda provider: oauth.bearer_subject(state, provider)
     for provider in PROVIDERS:
         app = provider_app(provider, state)
         for module in PROVIDER_MODULES[provider]:

@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x_attempt"  # failures that spent the retry budget so far
 FIRST_FAILED_HEADER = "x_first_failed_at"
-_CARRIED_HEADERS = ("x_request_id", "x_replay_of", ATTEMPT_HEADER, FIRST_FAILED_HEADER)
+RATE_WAITED_HEADER = "x_rate_waited"  # seconds this task has waited out rate limits so far
+_CARRIED_HEADERS = ("x_request_id", "x_replay_of", ATTEMPT_HEADER, FIRST_FAILED_HEADER,
+                    RATE_WAITED_HEADER)
 _BROKER_ERRORS = (OSError, redis.RedisError, kombu.exceptions.OperationalError)
 _INFRA_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError, redis.ConnectionError,
                  redis.TimeoutError)
@@ -97,6 +99,8 @@ class ReliableTask(Task):
         except TooLongWait as wait:
             raise Permanent(f"{exc.reason}; {wait}", provider=exc.provider,
                             status=exc.status) from exc
+        if isinstance(exc, RateLimited):
+            headers[RATE_WAITED_HEADER] = self._rate_wait(exc, headers, delay, cause)
         headers.update({ATTEMPT_HEADER: attempt,
                         FIRST_FAILED_HEADER: headers.get(FIRST_FAILED_HEADER) or _now_iso()})
         log.info("retrying", extra={"error_type": type(exc).__name__, "reason": exc.reason,
@@ -117,6 +121,18 @@ class ReliableTask(Task):
             raise Reject(rejected.reason, requeue=True) from None
         self.on_retry_scheduled(delay)
         raise retry
+
+    def _rate_wait(self, exc: RateLimited, headers: dict, delay: float,
+                   cause: BaseException | None) -> float:
+        """Rate-limit waits spend no retries but have a total budget: an account throttled
+        for that long ends in a dead letter with the reason, not a retry loop forever."""
+        waited = float(headers.get(RATE_WAITED_HEADER) or 0) + delay
+        budget = get_settings().rate_limit_budget
+        if waited > budget:
+            raise Permanent(f"{exc.reason}; rate-limited for {round(waited - delay)} s in "
+                            f"total, past the wait budget of {budget} s (SYNC_RATE_LIMIT_"
+                            f"BUDGET)", provider=exc.provider, status=exc.status) from cause
+        return round(waited, 3)
 
     def on_retry_scheduled(self, countdown: float) -> None:
         """A retry is published to run in `countdown` seconds (a hook for subclasses)."""

@@ -56,7 +56,7 @@ def test_a_retry_after_on_one_account_pauses_every_worker_on_it_only(
 
 def test_a_limit_without_hint_waits_longer_each_time_then_dead_letters(
         sandbox, db, redis_db, worker_factory):
-    worker_factory(concurrency=2, extra_env={"SYNC_RATE_LIMIT_BUDGET": "10"})
+    worker_factory(concurrency=2)  # SYNC_RATE_LIMIT_BUDGET=40 in the test environment
     a = make_pair(sandbox)
     a.poll()
     settle(redis_db, lambda: True, "the first listing")
@@ -66,10 +66,11 @@ def test_a_limit_without_hint_waits_longer_each_time_then_dead_letters(
                                        body=RATE_LIMITED))
     a.poll()
     letter = wait_for(lambda: [d for d in dead_letters()
-                               if d["task_name"] == "sync.reconcile_link"], timeout=40,
+                               if d["task_name"] == "sync.reconcile_link"], timeout=60,
                       what="the dead letter")[0]
-    assert "past the wait budget of 10 s" in letter["error_message"]
+    assert "past the wait budget of 40 s" in letter["error_message"]
     reads = [e["at"] for e in _calls(sandbox, a.rep) if e["status"] == 429]
     gaps = [later - earlier for earlier, later in zip(reads, reads[1:])]
-    assert len(reads) == 3 and gaps[0] >= 2 and gaps[1] >= 4, gaps  # 2 s, then 4 s
+    assert len(reads) == 5, gaps  # waited 2 + 4 + 8 + 16 s; the next 32 s is past 40
+    assert all(gap >= wait for gap, wait in zip(gaps, (2, 4, 8, 16))), gaps
     assert a.crm_event_for(event["id"]) is None

@@ -195,6 +195,7 @@ def provider_app(provider: str, state: SandboxState) -> Flask:
     @app.before_request
     def _inject_fault():
         g.sandbox_started = time.monotonic()
+        g.sandbox_started_at = state.clock.time()
         if request.path.startswith("/_sandbox"):
             return None
         rule = state.faults.take(provider, request.method, request.path,
@@ -237,7 +238,8 @@ def _log(provider: str, state: SandboxState, status: int) -> None:
         "status": status,
         "fault": g.get("sandbox_fault"),
         "subject": state.subject_of(provider),  # whose token: which account called
-        "at": state.clock.time(),
+        "at": state.clock.time(),  # answered
+        "started_at": g.get("sandbox_started_at"),  # received
     })
 
 

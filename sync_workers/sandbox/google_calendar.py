@@ -4,9 +4,14 @@ The API lives under `/calendar/v3` on the google app; a request needs a live Bea
 from the sandbox's OAuth server (`oauth.bearer_subject`), and `primary` is the token
 subject's own calendar. Records and rules live in google_calendar_store (events, lists,
 sync tokens), google_calendar_events (validation, rendering), google_calendar_query
-(list parameters), google_calendar_push (channels) and google_calendar_errors. The control routes under `/_sandbox/google/` and the
-Python helpers at the bottom act as the user would in Google's UI: server-chosen ids,
-and every change notifies the watch channels like an API write.
+(list parameters), google_calendar_push (channels) and google_calendar_errors. The control
+routes under `/_sandbox/google/` and the Python helpers at the bottom act as the user
+would in Google's UI: server-chosen ids, and every change notifies the watch channels like
+an API write.
+
+A series (an event with `recurrence`) is expanded by google_calendar_recurrence: its
+instances have ids `<series id>_<original start>`, can be read, written (an exception) or
+cancelled one by one, and are listed by events.instances and by singleEvents=true.
 
 One meeting can sit in several users' calendars (google_calendar_store.Meeting): an event
 whose attendees include a sandbox user with a primary calendar puts a copy there (same id
@@ -32,7 +37,7 @@ from .google_calendar_errors import (
     parse_error,
 )
 from .google_calendar_events import EventRecord, render_event, zone_named
-from .google_calendar_query import parse_bool, parse_list_request
+from .google_calendar_query import parse_bool, parse_instances_request, parse_list_request
 from .google_calendar_store import (
     Calendar,
     GoogleCalendarStore,
@@ -112,6 +117,15 @@ def _register_events(app: Flask, state: SandboxState) -> None:
         with state.lock:
             store, calendar = _calendar(state, subject, calendar_id)
             return _json_response(store.list(calendar, list_request))
+
+    @app.get(f"{events}/<event_id>/instances")
+    def list_instances(calendar_id: str, event_id: str):
+        subject = _authenticate(state)
+        instances_request, original = parse_instances_request(request.args.to_dict(flat=False))
+        with state.lock:
+            store, calendar = _calendar(state, subject, calendar_id)
+            return _json_response(store.instances(calendar, event_id, instances_request,
+                                                  original))
 
 
 def _register_channels(app: Flask, state: SandboxState) -> None:

@@ -174,7 +174,8 @@ _RESPONSE_STATUSES = ("needsAction", "declined", "tentative", "accepted")
 EVENT_KEYS = (
     "kind", "etag", "id", "status", "htmlLink", "created", "updated", "summary", "description",
     "location", "colorId", "creator", "organizer", "start", "end", "endTimeUnspecified",
-    "recurrence", "transparency", "visibility", "iCalUID", "sequence", "attendees",
+    "recurrence", "recurringEventId", "originalStartTime", "transparency", "visibility",
+    "iCalUID", "sequence", "attendees",
     "extendedProperties", "anyoneCanAddSelf", "guestsCanInviteOthers", "guestsCanModify",
     "guestsCanSeeOtherGuests", "privateCopy", "reminders", "source", "eventType",
 )
@@ -341,6 +342,12 @@ class EventRecord:
     calendar_key: tuple[str, str] = ("", "")
     meeting: Any = None  # the store's Meeting when this is one of several copies of a meeting
     removed: bool = False  # an invited user removed this copy from their own calendar
+    # An instance of a recurring event (google_calendar_recurrence): its series and the
+    # start it has by the rule. `virtual`: computed from the master, not stored.
+    recurring_event_id: str | None = None
+    original_start: EventTime | None = None
+    virtual: bool = False
+    series_gone: bool = False  # an exception whose occurrence the series no longer has
 
     @property
     def status(self) -> str:
@@ -369,8 +376,15 @@ def render_event(record: EventRecord, calendar_zone: ZoneInfo, *, minimal: bool 
                  forced_zone: ZoneInfo | None = None) -> dict[str, Any]:
     """The Event resource. `minimal`: a deletion as incremental lists report it."""
     if minimal:
-        return {"kind": "calendar#event", "etag": record.etag, "id": record.id,
-                "status": "cancelled"}
+        out = {"kind": "calendar#event", "etag": record.etag, "id": record.id,
+               "status": "cancelled"}
+        # "Cancelled exceptions are only guaranteed to have values for the id,
+        # recurringEventId and originalStartTime fields" (discovery document, Event.status);
+        # one the series dropped is a plain deletion (id only), as real answers show.
+        if record.original_start is not None and not record.series_gone:
+            out["recurringEventId"] = record.recurring_event_id
+            out["originalStartTime"] = record.original_start.render(calendar_zone, forced_zone)
+        return out
     values = record.fields.values
     out: dict[str, Any] = {
         **copy.deepcopy(values),
@@ -386,6 +400,9 @@ def render_event(record: EventRecord, calendar_zone: ZoneInfo, *, minimal: bool 
         "reminders": copy.deepcopy(values.get("reminders", {"useDefault": True})),
         "eventType": values.get("eventType", "default"),
     }
+    if record.original_start is not None:
+        out["recurringEventId"] = record.recurring_event_id
+        out["originalStartTime"] = record.original_start.render(calendar_zone, forced_zone)
     owner, address = record.calendar_key
     out["organizer"] = _flag_self(out["organizer"], (address,))
     out["creator"] = _flag_self(out["creator"], (address, owner))

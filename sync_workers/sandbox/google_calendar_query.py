@@ -5,8 +5,9 @@ repeating them next to a syncToken.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from .google_calendar_errors import (
     time_range_empty,
 )
 from .google_calendar_events import EventRecord, parse_instant, zone_named
+from .google_calendar_recurrence import is_master, series_overlaps
 
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 250, 2500
 FORBIDDEN_WITH_SYNC_TOKEN = ("iCalUID", "orderBy", "privateExtendedProperty", "q",
@@ -43,10 +45,15 @@ class Filters:
             return False
         if self.ical_uid is not None and record.ical_uid != self.ical_uid:
             return False
-        if self.time_min is not None and record.fields.end.at(zone) <= self.time_min:
-            return False
-        if self.time_max is not None and record.fields.start.at(zone) >= self.time_max:
-            return False
+        if (self.time_min or self.time_max) and is_master(record):
+            # A series is in the window when one of its occurrences is.
+            if not series_overlaps(record, zone, self.time_min, self.time_max):
+                return False
+        else:
+            if self.time_min is not None and record.fields.end.at(zone) <= self.time_min:
+                return False
+            if self.time_max is not None and record.fields.start.at(zone) >= self.time_max:
+                return False
         return self.q is None or self.q.lower() in _searchable_text(values)
 
 
@@ -66,6 +73,7 @@ class ListRequest:
     order_by: str | None = None
     zone: ZoneInfo | None = None  # the timeZone parameter: render times in this zone
     max_results: int = DEFAULT_PAGE_SIZE
+    single_events: bool = False  # expand series into their instances
 
 
 def parse_list_request(args: Mapping[str, list[str]]) -> ListRequest:
@@ -96,7 +104,39 @@ def parse_list_request(args: Mapping[str, list[str]]) -> ListRequest:
         q=one.get("q"), ical_uid=one.get("iCalUID"), time_min=time_min, time_max=time_max)
     return ListRequest(filters, sync_token, one.get("pageToken"),
                        _time_param(one, "updatedMin"), parse_bool(one, "showDeleted"),
-                       order_by, zone, _page_size(one.get("maxResults")))
+                       order_by, zone, _page_size(one.get("maxResults")), single)
+
+
+def parse_instances_request(
+        args: Mapping[str, list[str]]) -> tuple[ListRequest, date | datetime | None]:
+    """events.instances parameters: the window, showDeleted, paging, timeZone, and
+    originalStart (an RFC 3339 dateTime, or a date for all-day series)."""
+    one = {name: values[-1] for name, values in args.items() if values}
+    time_min, time_max = _time_param(one, "timeMin"), _time_param(one, "timeMax")
+    if time_min and time_max and time_max <= time_min:
+        raise time_range_empty("timeMax")
+    zone = None
+    if "timeZone" in one and (zone := zone_named(one["timeZone"])) is None:
+        raise invalid("Invalid value for: timeZone", "timeZone")
+    original: date | datetime | None = None
+    if "originalStart" in one:
+        raw = one["originalStart"]
+        original = parse_instant(raw)
+        if original is None:
+            if not _DATE.fullmatch(raw):
+                raise bad_request()
+            try:
+                original = date.fromisoformat(raw)
+            except ValueError:
+                raise bad_request() from None
+    request = ListRequest(Filters(time_min=time_min, time_max=time_max),
+                          page_token=one.get("pageToken"),
+                          show_deleted=parse_bool(one, "showDeleted"), zone=zone,
+                          max_results=_page_size(one.get("maxResults")))
+    return request, original
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.A)
 
 
 def parse_bool(one: Mapping[str, str], name: str) -> bool | None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import base64
 import random
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
+from . import google_calendar_recurrence as recurrence
 from .core import SandboxState, iso_utc
 from .google_calendar_errors import (
     condition_not_met,
@@ -33,6 +34,7 @@ from .google_calendar_events import (
     SHARED_SETTINGS,
     EventFields,
     EventRecord,
+    EventTime,
     answer_of,
     check_event_id,
     combine,
@@ -109,11 +111,13 @@ class Cursor:
 
     calendar_key: tuple[str, str]
     ids: tuple[str, ...]
-    mode: str  # "full", "incremental" (sync token) or "updated" (updatedMin)
+    # "full", "incremental" (sync token), "updated" (updatedMin) or "instances"
+    mode: str
     filters: Filters
     sync_seq: int  # the change counter when the listing began: its nextSyncToken
     show_deleted: bool
     zone: ZoneInfo | None
+    single_events: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,8 @@ class GoogleCalendarStore:
     # --- events ------------------------------------------------------------------------
 
     def get(self, calendar: Calendar, event_id: str) -> EventRecord:
-        record = calendar.events.get(event_id)
+        """A stored event, or an unmodified instance of a series (computed, not stored)."""
+        record = recurrence.resolve(calendar.events, calendar.id, event_id)
         if record is None:
             raise not_found()
         return record
@@ -179,6 +184,7 @@ class GoogleCalendarStore:
         if event_id is not None:
             check_event_id(event_id)
         fields = validate_event_body(body)
+        recurrence.check_recurrence(fields)
         ical_uid = None if server_id else body.get("iCalUID")
         if event_id in calendar.events or (ical_uid and self._ical_uid_taken(calendar, ical_uid)):
             raise duplicate()
@@ -200,7 +206,8 @@ class GoogleCalendarStore:
               if_match: str | None, audit: dict[str, Any]) -> EventRecord:
         record = self.get(calendar, event_id)
         _check_if_match(record, if_match)
-        fields = validate_event_body(merge_patch(request_view(record), body))
+        fields = validate_event_body(merge_patch(request_view(record), _body_for(record, body)))
+        recurrence.check_recurrence(fields)
         return self.write(calendar, record, fields, audit)
 
     def update(self, calendar: Calendar, event_id: str, body: dict[str, Any],
@@ -208,12 +215,17 @@ class GoogleCalendarStore:
         record = self.get(calendar, event_id)
         _check_if_match(record, if_match)
         # A full replacement: whatever the body leaves out is cleared (status -> confirmed).
-        return self.write(calendar, record, validate_event_body(body), audit)
+        fields = validate_event_body(_body_for(record, body))
+        recurrence.check_recurrence(fields)
+        return self.write(calendar, record, fields, audit)
 
     def write(self, calendar: Calendar, record: EventRecord, fields: EventFields,
               audit: dict[str, Any]) -> EventRecord:
         """Set an event's new content: the organizer's (or a plain event's) as is, and
-        on to every copy of the meeting; an invited user's by the attendee rules."""
+        on to every copy of the meeting; an invited user's by the attendee rules. A write
+        of an unmodified instance makes it an exception."""
+        if record.virtual:
+            record = self._materialize(calendar, record)
         if self._is_guest_copy(calendar, record):
             return self._guest_write(calendar, record, fields, audit)
         before = _shared_state(record)
@@ -228,6 +240,8 @@ class GoogleCalendarStore:
         if record.cancelled:
             raise deleted()
         _check_if_match(record, if_match)
+        if record.virtual:  # cancelling one occurrence: a cancelled exception
+            record = self._materialize(calendar, record, deleting=True)
         before = _shared_state(record)
         guest = self._is_guest_copy(calendar, record)
         # An invited user deleting the event removes only their own copy ("the events to
@@ -263,6 +277,81 @@ class GoogleCalendarStore:
         record.updated = self.state.clock.now()
         self._changed(calendar, record, audit)
         return record
+
+    # --- recurring events: exceptions and their series --------------------------------
+
+    def _materialize(self, calendar: Calendar, instance: EventRecord,
+                     deleting: bool = False) -> EventRecord:
+        """Store an unmodified instance as an exception, ready to be written. In a meeting
+        the organizer's instance and every guest's become exceptions together, linked as
+        one meeting, so the organizer's change reaches each copy; a guest deleting an
+        occurrence removes only their own (as for whole events)."""
+        series = calendar.events[instance.recurring_event_id]  # type: ignore[index]
+        original: EventTime = instance.original_start  # type: ignore[assignment]
+        meeting = series.meeting
+        if meeting is None or meeting.outside or (deleting and meeting.organizer_key
+                                                  != calendar.key):
+            record = replace(instance, virtual=False)
+            if meeting is not None:  # an imported copy follows its series' invitation
+                record.meeting = meeting if meeting.outside else Meeting(
+                    series.ical_uid, meeting.organizer_key, {calendar.key: record.id})
+            calendar.events[record.id] = record
+            return record
+        org_key = meeting.organizer_key
+        org_calendar = self.calendars[org_key]  # type: ignore[index]
+        org = org_calendar.events.get(instance.id)
+        if org is None:
+            org_series = org_calendar.events[meeting.copies[org_key]]  # type: ignore[index]
+            org = recurrence.virtual_instance(org_series, original, org_calendar.id)
+            org = org_calendar.events[org.id] = replace(org, virtual=False)
+        if org.meeting is None:
+            org.meeting = Meeting(org.ical_uid, org_key, {org_key: org.id})
+        for key, series_id in meeting.copies.items():
+            guest_calendar = self.calendars[key]
+            if key == org_key or guest_calendar.events.get(series_id) is None:
+                continue
+            copy_ = guest_calendar.events.get(org.id)
+            if copy_ is None:
+                copy_ = recurrence.virtual_instance(guest_calendar.events[series_id],
+                                                    original, guest_calendar.id)
+                copy_ = guest_calendar.events[copy_.id] = replace(copy_, virtual=False)
+            copy_.meeting = org.meeting
+            org.meeting.copies[key] = copy_.id
+        found = calendar.events.get(instance.id)
+        if found is None:  # a calendar the meeting does not list: an exception of its own
+            return self._materialize(calendar, instance, deleting=True)
+        return found
+
+    def _series_changed(self, calendar: Calendar, record: EventRecord,
+                        audit: dict[str, Any]) -> None:
+        """Exceptions whose occurrence the series no longer has (it ended earlier, moved
+        or was deleted) are cancelled: an incremental list reports them as deletions."""
+        for exception in recurrence.exceptions_of(calendar.events, record.id):
+            if exception.series_gone:
+                continue
+            original: EventTime = exception.original_start  # type: ignore[assignment]
+            gone = (not recurrence.is_master(record) or record.cancelled
+                    or not recurrence.is_occurrence(record, original))
+            if not gone:
+                continue
+            exception.series_gone = True
+            if not exception.cancelled:
+                values = {**exception.fields.values, "status": "cancelled"}
+                exception.fields = replace(exception.fields, values=values)
+                exception.updated = self.state.clock.now()
+                self._changed(calendar, exception, audit)
+
+    def _touch_series(self, calendar: Calendar, series_id: str) -> None:
+        """A change of an exception changes its master too (etag, updated, place in the
+        change order), as Google's incremental answers show: after an edit or deletion of
+        one occurrence they carry the master as well as the instance."""
+        series = calendar.events.get(series_id)
+        if series is None or series.recurring_event_id is not None:
+            return
+        series.updated = self.state.clock.now()
+        self.change_counter += 1
+        series.change_seq = self.change_counter
+        series.etag = self._next_etag(series.updated)
 
     # --- one meeting in several calendars --------------------------------------------
     # Google-organized: "Inviting someone to an event will put a copy of that event on
@@ -324,7 +413,8 @@ class GoogleCalendarStore:
             meeting = Meeting(record.ical_uid, calendar.key, {calendar.key: record.id})
             record.meeting = meeting
         master = _Master(record.id, record.fields, record.sequence, record.organizer,
-                         record.creator, record.created)
+                         record.creator, record.created, record.recurring_event_id,
+                         record.original_start)
         self._sync_copies(meeting, master, targets, before != _shared_state(record),
                           _copy_audit(audit), skip)
 
@@ -365,10 +455,36 @@ class GoogleCalendarStore:
             fields=EventFields(master.fields.start, master.fields.end, values),
             organizer=dict(master.organizer), creator=dict(master.creator),
             html_link=html_link(event_id, calendar.id), sequence=master.sequence,
-            calendar_key=calendar.key, meeting=meeting)
+            calendar_key=calendar.key, meeting=meeting,
+            recurring_event_id=master.recurring_event_id, original_start=master.original_start)
         calendar.events[event_id] = record
         meeting.copies[calendar.key] = event_id
         self._changed(calendar, record, audit)
+        if not meeting.outside and recurrence.is_master(record):
+            self._share_exceptions(meeting, calendar, record, audit)
+
+    def _share_exceptions(self, meeting: Meeting, calendar: Calendar, series: EventRecord,
+                          audit: dict[str, Any]) -> None:
+        """A guest newly given a series gets its exceptions: cancelled occurrences stay
+        cancelled, and modified ones the guest is invited to show as modified."""
+        org_key = meeting.organizer_key
+        org_calendar = self.calendars[org_key]  # type: ignore[index]
+        for exception in recurrence.exceptions_of(org_calendar.events, series.id):
+            invited = entry_of(exception.fields.values, calendar.id) is not None
+            if exception.series_gone or not (exception.cancelled or invited):
+                continue
+            original: EventTime = exception.original_start  # type: ignore[assignment]
+            record = recurrence.virtual_instance(series, original, calendar.id)
+            values = combine(shared_part(exception.fields.values), own_part(record.fields.values))
+            record = replace(record, virtual=False, sequence=exception.sequence,
+                             fields=EventFields(exception.fields.start, exception.fields.end,
+                                                values))
+            if exception.meeting is None:
+                exception.meeting = Meeting(exception.ical_uid, org_key, {org_key: exception.id})
+            record.meeting = exception.meeting
+            exception.meeting.copies[calendar.key] = record.id
+            calendar.events[record.id] = record
+            self._changed(calendar, record, audit)
 
     def _sync_copy(self, meeting: Meeting, master: _Master, calendar: Calendar,
                    record: EventRecord, invited: bool, audit: dict[str, Any]) -> None:
@@ -477,7 +593,7 @@ class GoogleCalendarStore:
                            meeting.organizer, meeting.created or self.state.clock.now())
         org = self._organizer_copy(meeting)
         return _Master(org.id, org.fields, org.sequence, org.organizer, org.creator,
-                       org.created)
+                       org.created, org.recurring_event_id, org.original_start)
 
     # --- invitations from outside Google ----------------------------------------------
     # An invitation from an organizer outside Google (say Outlook) arrives as an imported
@@ -549,21 +665,51 @@ class GoogleCalendarStore:
         return meeting
 
     def _changed(self, calendar: Calendar, record: EventRecord, audit: dict[str, Any]) -> None:
+        if record.recurring_event_id is not None:  # first, so the master lists first
+            self._touch_series(calendar, record.recurring_event_id)
         self.change_counter += 1
         record.change_seq = self.change_counter
         record.etag = self._next_etag(record.updated)
         record.writes.append({**audit, "at": self.state.clock.time(),
                               "emailed": _emailed_guests(record, audit)})
         self.channels.notify(calendar.key)
+        if record.recurring_event_id is None:
+            self._series_changed(calendar, record, audit)
 
     # --- listing -----------------------------------------------------------------------
 
     def list(self, calendar: Calendar, req: ListRequest) -> dict[str, Any]:
         cursor, offset = (self._page(calendar, req.page_token) if req.page_token
                           else (self._start_listing(calendar, req), 0))
-        end = offset + req.max_results
+        return self._page_body(calendar, cursor, offset, req.max_results)
+
+    def instances(self, calendar: Calendar, event_id: str, req: ListRequest,
+                  original_start: date | datetime | None) -> dict[str, Any]:
+        """events.instances: a series' occurrences with exceptions applied. For an event
+        that is not a series the answer is that event alone (Google's docs do not say;
+        chosen as the reading of "instances" for a one-off event)."""
+        if req.page_token:
+            cursor, offset = self._page(calendar, req.page_token)
+            return self._page_body(calendar, cursor, offset, req.max_results)
+        record = self.get(calendar, event_id)
+        if recurrence.is_master(record):
+            found = recurrence.series_instances(
+                record, calendar.events, calendar.id, calendar.zone, req.filters.time_min,
+                req.filters.time_max, original_start)
+        else:
+            found = [record]
+        cursor = Cursor(calendar.key, tuple(r.id for r in found), "instances", req.filters,
+                        self.change_counter, bool(req.show_deleted), req.zone)
+        return self._page_body(calendar, cursor, 0, req.max_results)
+
+    def _page_body(self, calendar: Calendar, cursor: Cursor, offset: int,
+                   max_results: int) -> dict[str, Any]:
+        end = offset + max_results
+        # Ids are resolved page by page: an instance may have become an exception since,
+        # or left the series.
         items = [item for event_id in cursor.ids[offset:end]
-                 if (item := self._list_item(calendar, calendar.events[event_id], cursor))]
+                 if (record := recurrence.resolve(calendar.events, calendar.id, event_id))
+                 and (item := self._list_item(calendar, record, cursor))]
         body: dict[str, Any] = {
             "kind": "calendar#events", "etag": f'"p{self.change_counter:016d}"',
             "summary": calendar.summary, "updated": _latest_update(calendar),
@@ -571,7 +717,7 @@ class GoogleCalendarStore:
         }
         if end < len(cursor.ids):
             body["nextPageToken"] = self._remember_page(cursor, end)
-        else:
+        elif cursor.mode != "instances":
             body["nextSyncToken"] = self._issue_sync_token(calendar, cursor)
         body["items"] = items
         return body
@@ -587,6 +733,10 @@ class GoogleCalendarStore:
         elif req.updated_min is not None:
             records = [r for r in records if r.updated >= req.updated_min]
             mode = "updated"
+        if req.single_events:
+            records = recurrence.single_events(
+                records, calendar.events, calendar.id, calendar.zone, filters.time_min,
+                filters.time_max, hide_deleted_series=mode == "full")
         if req.order_by == "updated":
             records.sort(key=lambda r: (r.updated, r.change_seq))
         elif req.order_by == "startTime":
@@ -594,14 +744,21 @@ class GoogleCalendarStore:
         # Candidates include events the filters will drop at page time, so a page may hold
         # fewer than maxResults items, or none, while more follow (as Google's may).
         return Cursor(calendar.key, tuple(r.id for r in records), mode, filters,
-                      self.change_counter, show_deleted, req.zone)
+                      self.change_counter, show_deleted, req.zone, req.single_events)
 
     def _list_item(self, calendar: Calendar, record: EventRecord,
                    cursor: Cursor) -> dict[str, Any] | None:
         if record.cancelled and not cursor.show_deleted:
             # Full lists hide deletions; incremental and updatedMin lists report them bare.
-            return None if cursor.mode == "full" else render_event(record, calendar.zone,
-                                                                   minimal=True)
+            # Except: "Cancelled instances of recurring events (but not the underlying
+            # recurring event) will still be included if showDeleted and singleEvents are
+            # both False" (events.list, showDeleted).
+            if cursor.mode in ("full", "instances"):
+                kept = (cursor.mode == "full" and not cursor.single_events
+                        and recurrence.live_exception(record))
+                if not kept or not cursor.filters.match(record, calendar.zone):
+                    return None
+            return render_event(record, calendar.zone, minimal=True, forced_zone=cursor.zone)
         # Deletions always come back from incremental lists, whatever the filters.
         skip_filters = record.cancelled and cursor.mode == "incremental"
         if not skip_filters and not cursor.filters.match(record, calendar.zone):
@@ -700,6 +857,12 @@ class _Master:
     organizer: dict[str, Any]
     creator: dict[str, Any]
     created: datetime
+    recurring_event_id: str | None = None  # an exception's series and original start
+    original_start: EventTime | None = None
+
+
+def _body_for(record: EventRecord, body: dict[str, Any]) -> dict[str, Any]:
+    return recurrence.instance_body(body) if recurrence.is_instance(record) else body
 
 
 def _shared_state(record: EventRecord) -> tuple:

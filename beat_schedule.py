@@ -6,8 +6,10 @@ id) is due, so each account is polled once an hour and the load is even. This re
 fan-out with countdowns of up to an hour: such long countdowns sit unacked in worker memory
 and outlive the broker's visibility timeout (see CELERY.md).
 
-The intent sweeper runs every minute: it re-enqueues reconciles whose intent is recorded in
-PostgreSQL but whose message was lost (engine/sweep.py).
+Once a day the horizon job links the occurrences of recurring series that came into the
+sync horizon (engine/series.py). The intent sweeper runs every minute: it re-enqueues
+reconciles whose intent is recorded in PostgreSQL but whose message was lost
+(engine/sweep.py).
 
 Every entry has `expires` so that runs queued while no worker is up do not pile up.
 """
@@ -15,13 +17,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync_workers.dispatch import POLL_ALL_ACCOUNTS, RENEW_PUSH_CHANNELS, SWEEP_INTENT
+from sync_workers.dispatch import (
+    EXTEND_HORIZONS,
+    POLL_ALL_ACCOUNTS,
+    RENEW_PUSH_CHANNELS,
+    SWEEP_INTENT,
+)
 
 POLL_INTERVAL_SECONDS = 3600
 POLL_SLOT_SECONDS = 300
 POLL_SLOTS = POLL_INTERVAL_SECONDS // POLL_SLOT_SECONDS
 RENEW_CHANNELS_SECONDS = 3 * 3600
 SWEEP_INTENT_SECONDS = 60
+EXTEND_HORIZONS_SECONDS = 24 * 3600
 
 
 def beat_schedule(settings: Any = None) -> dict[str, dict[str, Any]]:
@@ -35,6 +43,11 @@ def beat_schedule(settings: Any = None) -> dict[str, dict[str, Any]]:
             "task": RENEW_PUSH_CHANNELS.name,
             "schedule": float(RENEW_CHANNELS_SECONDS),
             "options": {"expires": RENEW_CHANNELS_SECONDS // 2},
+        },
+        "extend-horizons": {
+            "task": EXTEND_HORIZONS.name,
+            "schedule": float(EXTEND_HORIZONS_SECONDS),
+            "options": {"expires": EXTEND_HORIZONS_SECONDS // 2},
         },
         "sweep-intent": {
             "task": SWEEP_INTENT.name,

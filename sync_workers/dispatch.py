@@ -41,12 +41,14 @@ POLL_ACCOUNT = TaskRoute("sync.poll_account", "poll")
 RENEW_PUSH_CHANNELS = TaskRoute("sync.renew_push_channels", "poll")
 OPEN_PUSH_CHANNEL = TaskRoute("sync.open_push_channel", "poll")
 SWEEP_INTENT = TaskRoute("sync.sweep_intent", "poll")
+EXTEND_HORIZONS = TaskRoute("sync.extend_horizons", "poll")
+EXTEND_HORIZON = TaskRoute("sync.extend_horizon", "poll")
 RECORD_DEAD_LETTER = TaskRoute("sync.record_dead_letter", "dlq")
 
 TASKS = (INGEST_EVENT, RECONCILE_LINK, RECONCILE_ACCOUNT, RECONCILE_CALENDAR_EVENT,
          RECONCILE_CRM_RECORD,
          POLL_ALL_ACCOUNTS, POLL_ACCOUNT, RENEW_PUSH_CHANNELS, OPEN_PUSH_CHANNEL, SWEEP_INTENT,
-         RECORD_DEAD_LETTER)
+         EXTEND_HORIZONS, EXTEND_HORIZON, RECORD_DEAD_LETTER)
 ROUTES = {task.name: {"queue": task.queue} for task in TASKS}
 # Tasks that run engine.reconcile: their retries, dead letters and parking are reconciles'.
 RECONCILE_TASKS = frozenset({RECONCILE_LINK.name, RECONCILE_CALENDAR_EVENT.name,

@@ -17,13 +17,15 @@ from ..providers.base import CalendarProvider, CrmProvider, CursorExpired
 from ..providers.registry import is_calendar, is_crm
 from ..reliability.coalesce import coalesced
 from ..reliability.errors import InvalidInput
-from ..store import cursors, links, meetings
+from ..store import cursors, links, meetings, series
 from ..sync import Appointment, calendar_event_id_for_crm
 from ..sync.guests import CalendarOwner
 from ..sync.window import SyncWindow
 from .adapters import calendar_of, crm_of
 from .booking import booking_kind, calendar_owner, sync_window
 from .enqueue import enqueue_listed
+from .series import extend_horizon as extend_series_horizon
+from .series import series_gone, series_links
 
 log = logging.getLogger(__name__)
 CALENDAR_RESOURCE = "calendar:events"
@@ -117,6 +119,13 @@ def _list_calendar(account_id: int, calendar: CalendarProvider,
     owner, window = calendar_owner(account_id), sync_window()
     found: list[int] = []
     for appointment in changes.appointments:
+        if appointment.is_series and appointment.is_live:
+            found += series_links(account_id, crm_account_id, appointment, calendar, owner,
+                                  window, link_for_event)
+            continue
+        if not appointment.is_live and (gone := series_gone(account_id, appointment.event_id)):
+            found += gone
+            continue
         link_id = link_for_event(account_id, crm_account_id, appointment, owner, window)
         if link_id is not None:
             found.append(link_id)
@@ -138,6 +147,17 @@ def _list_calendar(account_id: int, calendar: CalendarProvider,
     return summary
 
 
+def extend_horizon(account_id: int, *, calendar: CalendarProvider | None = None,
+                   now: datetime | None = None) -> int:
+    """The daily horizon job of one calendar: link the occurrences of its recurring series
+    that came into the horizon. The number queued."""
+    found = extend_series_horizon(account_id, links.crm_account_for(account_id),
+                                  calendar or calendar_of(account_id),
+                                  calendar_owner(account_id), sync_window(now=now),
+                                  link_for_event)
+    return enqueue_listed(account_id, found)
+
+
 def link_for_event(account_id: int, crm_account_id: int | None, appointment: Appointment,
                    owner: CalendarOwner, window: SyncWindow) -> int | None:
     """The link of this event; a new one for a booking (a live event with a guest, inside
@@ -148,19 +168,27 @@ def link_for_event(account_id: int, crm_account_id: int | None, appointment: App
             or booking_kind(appointment, owner, window) != "booking":
         return link_id
     if appointment.ical_uid:
-        return meetings.link_copy(account_id, crm_account_id, appointment.event_id,
-                                  ical_uid=appointment.ical_uid,
-                                  organizer_copy=appointment.organizer_copy)
-    return links.ensure(account_id, crm_account_id, appointment.event_id, origin="calendar")
+        link_id = meetings.link_copy(account_id, crm_account_id, appointment.event_id,
+                                     ical_uid=appointment.ical_uid,
+                                     organizer_copy=appointment.organizer_copy)
+    else:
+        link_id = links.ensure(account_id, crm_account_id, appointment.event_id,
+                               origin="calendar")
+    if appointment.series_id and appointment.occurrence_start:
+        series.name_occurrence(link_id, appointment.series_id, appointment.occurrence_start)
+    return link_id
 
 
 def _vanished(account_id: int, listed: list[Appointment]) -> list[int]:
     """After a full list, links whose events were not listed were deleted meanwhile (a full
     list omits deletions): reconcile them, the read will find them cancelled or gone."""
     seen = {a.event_id for a in listed if a.is_live}
+    # A series' occurrences are never listed one by one: its master stands for them.
+    of_listed_series = series.links_of_series(
+        account_id, [a.event_id for a in listed if a.is_series and a.is_live])
     return [link.link_id for link in links.for_account(account_id)
             if link.calendar_account_id == account_id and link.status == "active"
-            and link.calendar_event_id not in seen]
+            and link.calendar_event_id not in seen and link.link_id not in of_listed_series]
 
 
 def sync_crm(account_id: int, *, crm: CrmProvider | None = None,
@@ -237,6 +265,12 @@ def _link_for_crm_activity(crm_account_id: int, activity_id: str,
     activity = crm.get_activity(activity_id)
     if activity is None or activity.external_id or not activity.who_id:
         return None  # ours already (it carries a calendar event id), or not a meeting
+    if activity.in_series:
+        # A series made in the CRM stays there: copied over, its occurrences would be
+        # single calendar events that no longer move as one (docs/architecture.md).
+        log.info("recurring CRM series not synced to the calendar",
+                 extra={"account_id": crm_account_id, "crm_event_id": activity.id})
+        return None
     if not sync_window().covers(activity.span):
         return None  # history, or not yet within the horizon
     # A CRM meeting reaches only the calendar of the rep who owns it; a meeting of a user

@@ -37,6 +37,7 @@ from .booking import booking_contact, calendar_owner
 from .copies import copies_to_tell, settle_copy
 from .enqueue import enqueue_reconcile
 from .people import follow_the_guests, meeting_people
+from .series import is_history
 
 log = logging.getLogger(__name__)
 MAX_REPLANS = 3  # a 412 means someone wrote meanwhile: re-read and re-plan, a few times
@@ -77,6 +78,10 @@ def _reconcile_once(link_id: int, calendar: CalendarProvider, crm: CrmProvider,
     if link.status == "detached":
         return Outcome(link_id, "converged")  # its rep left the meeting: nothing to do
     appointment = calendar.get_event(link.calendar_event_id)
+    if link.crm_event_id and is_history(appointment):
+        links.mark_reconciled(link_id)  # a past occurrence: the CRM keeps what happened
+        log.info("reconciled", extra={"result": "history", "writes": 0})
+        return Outcome(link_id, "converged")
     if appointment is not None and appointment.ical_uid and link.ical_uid is None:
         meetings.adopt_ical_uid(link, appointment.ical_uid)  # a link older than meetings
         link = links.get(link_id)
@@ -112,6 +117,8 @@ def _reconcile_once(link_id: int, calendar: CalendarProvider, crm: CrmProvider,
                    crm_max_lengths=crm.max_lengths())
     if appointment is not None and not appointment.organizer_copy:
         planned = planned.keys_only_on_calendar()  # someone else's meeting: their fields
+    if appointment is not None and appointment.series_id:
+        planned = planned.for_occurrence()
     if planned.is_noop:
         links.mark_reconciled(link_id)
         log.info("reconciled", extra={"result": "written" if people_writes else "converged",
@@ -159,6 +166,8 @@ def _apply(planned: Plan, link: Link, appointment: Appointment | None, side: Crm
             values["owner_id"] = rep
         activity = crm.upsert_activity(link.calendar_event_id, values)
         planned = planned.after_crm_create(activity.id)
+        if appointment is not None and appointment.series_id:
+            planned = planned.for_occurrence()
         crm_created = True
     elif planned.crm_action == "update":
         activity = crm.update_activity(activity, planned.crm_patch)

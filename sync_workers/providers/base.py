@@ -80,6 +80,11 @@ class CalendarProvider(Protocol):
     def list_changes(self, cursor: str | None) -> CalendarChanges:
         """Changes since `cursor` (None: a full list). `CursorExpired` on 410."""
 
+    def list_occurrences(self, series_id: str, start: datetime, end: datetime
+                         ) -> CalendarChanges:
+        """The occurrences of a recurring series that start in [start, end), cancelled
+        ones included (`next_cursor` unused)."""
+
     def watch(self, channel_id: str, address: str, token: str, ttl_seconds: int) -> ChannelInfo:
         """Start push notifications to `address`."""
 

@@ -131,10 +131,20 @@ class GoogleCalendar:
                                     status=error.status) from error
             raise
 
-    def _pages(self, params: dict[str, Any]) -> Iterator[GoogleEventsPage]:
+    def list_occurrences(self, series_id: str, start: datetime, end: datetime
+                         ) -> CalendarChanges:
+        """events.instances over the window: bounded by the horizon, which a listing with a
+        sync token cannot be (timeMin/timeMax are refused beside syncToken)."""
+        params = {"maxResults": self.page_size, "showDeleted": "true",
+                  "timeMin": _rfc3339(start), "timeMax": _rfc3339(end)}
+        path = f"{self._events_path()}/{quote(series_id, safe='')}/instances"
+        return changes_from_pages(self._pages(params, path), full=False, cursored=False)
+
+    def _pages(self, params: dict[str, Any], path: str | None = None
+               ) -> Iterator[GoogleEventsPage]:
         page_token = None
         while True:
-            resp = self._call("GET", self._events_path(),
+            resp = self._call("GET", path or self._events_path(),
                               params={**params, "pageToken": page_token})  # None: left out
             page = load_google_events_page(resp.json())
             if page.rejected:
@@ -176,8 +186,10 @@ class GoogleCalendar:
         return f"{self._events_path()}/{quote(event_id, safe='')}"
 
 
-def changes_from_pages(pages: Iterable[GoogleEventsPage], *, full: bool) -> CalendarChanges:
-    """One listing's pages as CalendarChanges; the cursor is the last page's sync token."""
+def changes_from_pages(pages: Iterable[GoogleEventsPage], *, full: bool,
+                       cursored: bool = True) -> CalendarChanges:
+    """One listing's pages as CalendarChanges; the cursor is the last page's sync token
+    (`cursored` False: events.instances, which has none)."""
     appointments: list[Appointment] = []
     rejected: list[tuple[str, str]] = []
     sync_token = None
@@ -185,7 +197,7 @@ def changes_from_pages(pages: Iterable[GoogleEventsPage], *, full: bool) -> Cale
         appointments.extend(page.events)
         rejected.extend((_event_id_of(r.payload), r.error.reason) for r in page.rejected)
         sync_token = page.next_sync_token
-    if not sync_token:
+    if cursored and not sync_token:
         raise InvalidInput("google events list: the last page has no nextSyncToken")
     return CalendarChanges(tuple(appointments), sync_token, full, tuple(rejected))
 
@@ -220,3 +232,7 @@ def _if_match(before: Appointment) -> dict[str, str]:
         raise InvalidInput(f"google event {before.event_id}: an update needs the etag it "
                            f"was read at")
     return {"If-Match": before.etag}
+
+
+def _rfc3339(instant: datetime) -> str:
+    return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

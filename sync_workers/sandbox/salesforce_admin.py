@@ -224,6 +224,16 @@ def create_as_user(state: SandboxState, sobject: str, fields: dict[str, Any], *,
     return _user_action(state, act)
 
 
+def add_series_occurrence(state: SandboxState, master_id: str, owner_id: str,
+                          fields: dict[str, Any]) -> str:
+    """An occurrence Salesforce generated for a recurring series (Classic): an Event whose
+    read-only RecurrenceActivityId names the series' master."""
+    record_id = create_event_as(state, owner_id, fields)
+    with state.lock:
+        org(state).get("Event", record_id)["RecurrenceActivityId"] = master_id
+    return record_id
+
+
 def create_event_as(state: SandboxState, owner_id: str, fields: dict[str, Any]) -> str:
     """An Event `owner_id` created in the Salesforce UI: owned, created and last modified
     by that user, save rules and workflow (outbound messages) as for any UI save."""

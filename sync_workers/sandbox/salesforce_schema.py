@@ -243,6 +243,14 @@ def event_type() -> SObjectType:
         _owner(("Calendar", "User")),
         FieldDef("IsPrivate", "boolean", "Private", nillable=False, defaulted_on_create=True,
                  default=False),
+        # Recurring series made in Salesforce: Classic's master (IsRecurrence) with
+        # occurrences pointing at it (RecurrenceActivityId), Lightning's pattern version.
+        FieldDef("IsRecurrence", "boolean", "Create Recurring Series of Events",
+                 nillable=False, defaulted_on_create=True, default=False),
+        FieldDef("RecurrenceActivityId", "reference", "Recurrence Activity ID",
+                 createable=False, updateable=False, reference_to=("Event",)),
+        FieldDef("Recurrence2PatternVersion", "picklist", "Pattern Version", 40,
+                 picklist=("1", "2")),
         FieldDef("ShowAs", "picklist", "Show Time As", 40, defaulted_on_create=True,
                  default="Busy", restricted=True,
                  picklist=("Busy", "OutOfOffice", "Free", "WorkingElsewhere")),

@@ -22,7 +22,7 @@ from marshmallow import (
 from sync_workers.reliability.errors import InvalidInput
 from sync_workers.sync.models import CALENDAR_STATUSES, Appointment, Attendee
 
-from .time import google_span, to_utc
+from .time import google_span, to_date, to_utc
 from .validation import about, validated
 
 
@@ -69,6 +69,9 @@ class GoogleEventSchema(_Lenient):
     extendedProperties = fields.Nested(_ExtendedPropertiesSchema, load_default=dict)
     iCalUID = fields.Str(load_default=None, allow_none=True)
     organizer = fields.Nested(_OrganizerSchema, load_default=dict)
+    recurrence = fields.List(fields.Str(), load_default=list, allow_none=True)
+    recurringEventId = fields.Str(load_default=None, allow_none=True)
+    originalStartTime = fields.Nested(_EventTimeSchema, load_default=None, allow_none=True)
 
     @validates_schema
     def _times_unless_cancelled(self, data: dict[str, Any], **_: Any) -> None:
@@ -102,6 +105,8 @@ def load_google_event(data: Any) -> Appointment:
     event = validated(GoogleEventSchema(), data, what="google event")
     with about(f"google event {event['id']}"):
         live = event["status"] != "cancelled"
+        series_id = event.get("recurringEventId")
+        occurrence = _occurrence_start(event) if series_id else None
         return Appointment(
             event_id=event["id"],
             status=event["status"],
@@ -116,9 +121,33 @@ def load_google_event(data: Any) -> Appointment:
             etag=event.get("etag"),
             updated=to_utc(event["updated"], field="updated") if event.get("updated") else None,
             crm_refs=event["extendedProperties"].get("private", {}),
-            ical_uid=event.get("iCalUID"),
+            ical_uid=occurrence_uid(event.get("iCalUID"), occurrence),
             organizer_copy=bool(event["organizer"].get("self")),
+            series_id=series_id,
+            occurrence_start=occurrence,
+            recurrence=tuple(event.get("recurrence") or ()),
         )
+
+
+def _occurrence_start(event: Mapping[str, Any]) -> datetime:
+    """An occurrence's original start, as aware UTC (an all-day one: its date at 00:00 UTC,
+    a key, not a time); Google guarantees it on every instance, cancelled ones included."""
+    original = event.get("originalStartTime")
+    if not original:
+        raise InvalidInput("an occurrence without originalStartTime")
+    if original.get("date"):
+        day = to_date(original["date"], field="originalStartTime.date")
+        return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return to_utc(original.get("dateTime"), original.get("timeZone"),
+                  field="originalStartTime.dateTime")
+
+
+def occurrence_uid(ical_uid: str | None, occurrence: datetime | None) -> str | None:
+    """The meeting key of one occurrence: a series shares one iCalUID over all of them, and
+    every participant's copy of an occurrence has the same original start."""
+    if ical_uid is None or occurrence is None:
+        return ical_uid
+    return f"{ical_uid}#{occurrence.strftime('%Y%m%dT%H%M%SZ')}"
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,9 @@ class SalesforceEventSchema(_Lenient):
     WhoId = fields.Str(allow_none=True)
     OwnerId = fields.Str(allow_none=True)
     SystemModstamp = fields.Str(allow_none=True)
+    IsRecurrence = fields.Bool(load_default=False, allow_none=True)
+    RecurrenceActivityId = fields.Str(allow_none=True)
+    Recurrence2PatternVersion = fields.Str(allow_none=True)
     external_id = fields.Str(allow_none=True, data_key=EXTERNAL_ID_FIELD)
     status = fields.Str(allow_none=True, data_key=STATUS_FIELD,
                         validate=validate.OneOf(list(STATUS_VALUES)))
@@ -163,6 +166,8 @@ def load_salesforce_event(data: Any) -> CrmActivity:
             status=STATUS_VALUES[record.get("status") or "Scheduled"],
             version=to_utc(modstamp, field="SystemModstamp").isoformat() if modstamp else None,
             owner_id=salesforce_id18(owner_id, field="OwnerId") if owner_id else None,
+            in_series=bool(record.get("IsRecurrence") or record.get("RecurrenceActivityId")
+                           or record.get("Recurrence2PatternVersion")),
         )
 
 

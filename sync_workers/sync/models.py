@@ -85,7 +85,11 @@ class Appointment:
     """A calendar event: one copy of a meeting, in one calendar. `span` is None only for a
     cancelled event (Google then may send nothing but the id). `crm_refs` is the copy's
     private extended properties map. `ical_uid` names the meeting across calendars (every
-    participant's copy has it); `organizer_copy` says this copy is the organizer's own."""
+    participant's copy has it; an occurrence's names that occurrence alone: the series'
+    iCalUID and the occurrence's original start); `organizer_copy` says this copy is the
+    organizer's own. A recurring meeting is synced as its occurrences: `series_id` and
+    `occurrence_start` (its original start, its key in the series) name one; a series master
+    (`recurrence` set) is no meeting itself."""
 
     event_id: str
     status: CalendarStatus
@@ -99,6 +103,9 @@ class Appointment:
     crm_refs: Mapping[str, str] = field(default_factory=dict)
     ical_uid: str | None = None
     organizer_copy: bool = False
+    series_id: str | None = None
+    occurrence_start: datetime | None = None
+    recurrence: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_status("calendar event", self.status, CALENDAR_STATUSES)
@@ -106,10 +113,16 @@ class Appointment:
             raise InvalidModel(f"calendar event {self.event_id} has no start/end")
         object.__setattr__(self, "attendees", tuple(self.attendees))
         object.__setattr__(self, "crm_refs", _frozen(self.crm_refs))
+        object.__setattr__(self, "recurrence", tuple(self.recurrence))
 
     @property
     def is_live(self) -> bool:
         return self.status != "cancelled"
+
+    @property
+    def is_series(self) -> bool:
+        """A recurring series' master: its occurrences are the meetings."""
+        return bool(self.recurrence)
 
 
 @dataclass(frozen=True)
@@ -138,6 +151,7 @@ class CrmActivity:
     status: ActivityStatus = "scheduled"
     version: str | None = None
     owner_id: str | None = None
+    in_series: bool = False  # a recurring series made in the CRM, or one of its occurrences
 
     def __post_init__(self) -> None:
         _check_status("CRM activity", self.status, ACTIVITY_STATUSES)

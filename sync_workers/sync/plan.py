@@ -58,6 +58,17 @@ class Plan:
         return replace(self, calendar_patch=patch,
                        calendar_action="update" if patch else "none")
 
+    def for_occurrence(self) -> Plan:
+        """This plan for an occurrence of a recurring meeting: only the meeting's own fields
+        are written there, no keys (the link holds them) and no contact block, since any
+        write to one occurrence makes it an exception that no longer follows its series'
+        edits; a CRM user's change to a field the CRM owns still reaches that occurrence."""
+        if self.calendar_action != "update":
+            return self
+        patch = {k: v for k, v in self.calendar_patch.items() if k in EVENT_FIELDS}
+        return replace(self, calendar_patch=patch,
+                       calendar_action="update" if patch else "none")
+
     def after_crm_create(self, crm_event_id: str) -> Plan:
         """This plan once the CRM create returned `crm_event_id`: the calendar carries it."""
         if self.crm_action != "create":

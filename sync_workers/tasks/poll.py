@@ -18,6 +18,7 @@ from ..config import get_settings
 from ..engine import changes
 from ..engine.sweep import sweep
 from ..store import accounts
+from ..store import series as series_store
 from .base import ReliableTask
 from .dead_letters import dead_letter_rejected_crm_record, dead_letter_rejected_event
 
@@ -59,3 +60,17 @@ def poll_account(self, account_id: int, resource: str) -> dict:
 def sweep_intent(self) -> dict:
     """Beat, every minute: queue again what was recorded but lost (engine/sweep.py)."""
     return asdict(sweep(get_settings().intent_sweep_after))
+
+
+@shared_task(base=ReliableTask, bind=True, name=dispatch.EXTEND_HORIZONS.name)
+def extend_horizons(self) -> int:
+    """Beat, daily: one extend_horizon per calendar that has recurring series."""
+    accounts_with_series = series_store.accounts_with_series()
+    for account_id in accounts_with_series:
+        dispatch.send(dispatch.EXTEND_HORIZON, {"account_id": account_id})
+    return len(accounts_with_series)
+
+
+@shared_task(base=ReliableTask, bind=True, name=dispatch.EXTEND_HORIZON.name)
+def extend_horizon(self, account_id: int) -> int:
+    return changes.extend_horizon(account_id)

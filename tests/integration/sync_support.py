@@ -43,10 +43,13 @@ class Pair:
 
     # --- the calendar, as its user ------------------------------------------------------
     def book(self, title: str = "Intro call", start: datetime | None = None,
-             minutes: int = 30, attendees=(CLIENT,), **extra) -> dict:
+             minutes: int = 30, attendees=(CLIENT,), time_zone: str | None = None,
+             **extra) -> dict:
+        """`time_zone`: the IANA zone of start and end (a recurring event needs one)."""
         start = start or datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)
-        body = {"summary": title, "start": {"dateTime": start.isoformat()},
-                "end": {"dateTime": (start + timedelta(minutes=minutes)).isoformat()},
+        zone = {"timeZone": time_zone} if time_zone else {}
+        body = {"summary": title, "start": {"dateTime": start.isoformat(), **zone},
+                "end": {"dateTime": (start + timedelta(minutes=minutes)).isoformat(), **zone},
                 "attendees": [{"email": self.rep, "organizer": True},
                               *({"email": a} for a in attendees)], **extra}
         return gcal.seed_event(self.state, self.rep, body)

@@ -195,3 +195,24 @@ def test_an_attendee_without_an_address_is_kept_not_a_reason_to_reject():
     """Google documents an attendee's `email` as "if available"."""
     event = {**EVENT, "attendees": [{"displayName": "Dial-in", "resource": True}]}
     assert load_google_event(event).attendees == (Attendee(None, "Dial-in", resource=True),)
+
+
+def test_an_occurrence_is_keyed_by_its_series_and_original_start():
+    occurrence = load_google_event({
+        **EVENT, "id": "abc123_20240506T120000Z", "recurringEventId": "abc123",
+        "originalStartTime": {"dateTime": "2024-05-06T14:00:00+02:00",
+                              "timeZone": "Europe/Berlin"}})
+    assert occurrence.series_id == "abc123"
+    assert occurrence.occurrence_start == utc(2024, 5, 6, 12, 0)
+    assert occurrence.ical_uid == "abc123@google.com#20240506T120000Z"
+    assert not occurrence.is_series
+
+
+def test_a_cancelled_occurrence_keeps_its_key_and_a_master_is_a_series():
+    cancelled = load_google_event({"id": "abc123_20240513", "status": "cancelled",
+                                   "recurringEventId": "abc123",
+                                   "originalStartTime": {"date": "2024-05-13"}})
+    assert cancelled.occurrence_start == utc(2024, 5, 13, 0, 0)
+    master = load_google_event({**EVENT, "recurrence": ["RRULE:FREQ=WEEKLY"]})
+    assert master.is_series and master.series_id is None
+    assert master.ical_uid == "abc123@google.com"

@@ -270,3 +270,13 @@ def test_on_a_copy_someone_else_organizes_only_the_private_keys_are_written():
     assert (narrowed.calendar_action, narrowed.calendar_patch) == ("none", {})
     assert narrowed.is_noop
     assert Plan(calendar_action="create").keys_only_on_calendar().calendar_action == "create"
+
+
+def test_an_occurrence_gets_only_its_meetings_fields_on_the_calendar():
+    link, appointment, crm = activity_gone(*synced())
+    completed = plan(link, appointment, crm).after_crm_create("00U2").for_occurrence()
+    assert completed.calendar_action == "none" and completed.calendar_patch == {}
+    assert completed.link_patch["crm_event_id"] == "00U2"
+    moved = Plan(calendar_action="update",
+                 calendar_patch={"title": "New", "contact_name": "Ada", "crm_event_id": "x"})
+    assert moved.for_occurrence().calendar_patch == {"title": "New"}

@@ -48,7 +48,8 @@ from sync_workers.sandbox.server import Sandbox  # noqa: E402 (after the environ
 _SANDBOX = Sandbox().start()
 os.environ.update(_SANDBOX.env())
 
-pytest_plugins = ["tests.fixtures.services", "tests.fixtures.workers", "tests.fixtures.intake"]
+pytest_plugins = ["tests.fixtures.services", "tests.fixtures.workers", "tests.fixtures.intake",
+                  "tests.fixtures.brokers"]
 
 
 @pytest.fixture(scope="session")

@@ -69,12 +69,6 @@ def retries(worker_log: Path) -> Counter:
     return Counter(r.get("error_type") or "?" for r in retry_records(worker_log))
 
 
-def rate_limit_waits(worker_log: Path) -> list[float]:
-    """The countdowns of the RateLimited retries logged so far, oldest first."""
-    return [float(r.get("countdown") or 0) for r in retry_records(worker_log)
-            if r.get("error_type") == "RateLimited"]
-
-
 def pipeline_quiet() -> bool:
     """No reconcile waiting or running, nothing queued or held back for a retry."""
     state = redis_client()

@@ -78,6 +78,22 @@ def answered_429(scene: Scene) -> int:
                if e["provider"] == "google" and e["status"] == 429)
 
 
+def google_calls(scene: Scene) -> list[dict[str, Any]]:
+    return [e for e in scene.sandbox.requests_log() if e["provider"] == "google"]
+
+
+def pauses_after_429(calls: list[dict[str, Any]]) -> list[float]:
+    """Seconds from each 429 answered to the next call the sandbox received: the pause the
+    fleet-wide limiter kept (calls already on their way when it answered don't count)."""
+    pauses = []
+    for limited in (c for c in calls if c["status"] == 429):
+        later = [c["started_at"] for c in calls
+                 if c["started_at"] is not None and c["started_at"] > limited["at"]]
+        if later:
+            pauses.append(round(min(later) - limited["at"], 3))
+    return pauses
+
+
 def dropped_notifications(scene: Scene) -> int:
     return sum(1 for d in scene.sandbox.webhook_deliveries()
                if d["provider"] == "google" and "dropped" in d["outcomes"])

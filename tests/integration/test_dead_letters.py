@@ -1,4 +1,5 @@
-"""Dead letters with a real worker: exhausted retries, permanent errors, replay, kills."""
+"""Dead letters with a real worker: exhausted retries, permanent errors, replay, kills; the
+broker-level ones on Redis and on RabbitMQ (tests/fixtures/brokers.py)."""
 from __future__ import annotations
 
 import os
@@ -26,9 +27,10 @@ def _letter(task_id: str, timeout: float = 30):
 
 
 def test_transient_failure_is_retried_then_dead_lettered_with_all_attempts(
-        db, redis_db, session_worker):
+        db, redis_db, broker):
     marker = _marker()
-    result = app.send_task("probe.always_transient", kwargs={"marker": marker, "account_id": 7})
+    result = broker.app.send_task("probe.always_transient",
+                                  kwargs={"marker": marker, "account_id": 7})
     letter = _letter(result.id)
     assert letter.attempts == 3  # SYNC_RETRY_MAX_ATTEMPTS in the test environment
     assert int(redis_db.get(f"probe:runs:{marker}")) == 3
@@ -41,17 +43,17 @@ def test_transient_failure_is_retried_then_dead_lettered_with_all_attempts(
     assert "Transient" in letter.traceback
 
 
-def test_permanent_error_is_dead_lettered_at_once(db, redis_db, session_worker):
+def test_permanent_error_is_dead_lettered_at_once(db, redis_db, broker):
     marker = _marker()
-    result = app.send_task("probe.permanent", kwargs={"marker": marker})
+    result = broker.app.send_task("probe.permanent", kwargs={"marker": marker})
     letter = _letter(result.id)
     assert letter.attempts == 1
     assert int(redis_db.get(f"probe:runs:{marker}")) == 1
     assert letter.error_type == "Permanent"
 
 
-def test_a_letter_is_mirrored_exactly_once(db, redis_db, session_worker):
-    result = app.send_task("probe.permanent", kwargs={"marker": _marker()})
+def test_a_letter_is_mirrored_exactly_once(db, redis_db, broker):
+    result = broker.app.send_task("probe.permanent", kwargs={"marker": _marker()})
     letter = _letter(result.id)
     # The same letter delivered again (a redelivered dlq message) changes nothing.
     fields = {k: getattr(letter, k) for k in ("task_id", "task_name", "queue", "args",
@@ -60,9 +62,9 @@ def test_a_letter_is_mirrored_exactly_once(db, redis_db, session_worker):
                                               "account_id")}
     fields.update(first_failed_at=letter.first_failed_at.isoformat(),
                   last_failed_at=letter.last_failed_at.isoformat(), replay_of=None)
-    app.send_task("sync.record_dead_letter", kwargs={"letter": fields})
-    app.send_task("sync.record_dead_letter", kwargs={"letter": fields})
-    probe = app.send_task("probe.permanent", kwargs={"marker": _marker()})
+    broker.app.send_task("sync.record_dead_letter", kwargs={"letter": fields})
+    broker.app.send_task("sync.record_dead_letter", kwargs={"letter": fields})
+    probe = broker.app.send_task("probe.permanent", kwargs={"marker": _marker()})
     _letter(probe.id)  # the dlq queue is FIFO: both copies were consumed before this one
     rows = [r for r in dead_letters.list_letters() if r.task_id == result.id]
     assert len(rows) == 1
@@ -96,10 +98,11 @@ def test_discard_keeps_the_record_with_the_reason(db, redis_db, session_worker):
     assert str(result.id) in listed.output
 
 
-def test_killed_pool_process_gets_the_task_run_again(db, redis_db, worker_factory):
-    worker = worker_factory(queues="events,dlq", concurrency=1)
+def test_killed_pool_process_gets_the_task_run_again(db, redis_db, worker_factory, broker):
+    worker = worker_factory(queues="events,dlq", concurrency=1, extra_env=broker.env,
+                            app=broker.app)
     marker = _marker()
-    app.send_task("probe.block", kwargs={"marker": marker}, queue="events")
+    broker.app.send_task("probe.block", kwargs={"marker": marker}, queue="events")
     key = f"probe:pids:{marker}"
     first_pid = int(wait_for(lambda: redis_db.lindex(key, 0), what="first run"))
     os.kill(first_pid, signal.SIGKILL)
@@ -110,10 +113,11 @@ def test_killed_pool_process_gets_the_task_run_again(db, redis_db, worker_factor
     assert worker.proc.poll() is None
 
 
-def test_task_killing_its_worker_again_and_again_is_dead_lettered(db, redis_db, worker_factory):
-    worker_factory(queues="events,dlq", concurrency=1)
+def test_task_killing_its_worker_again_and_again_is_dead_lettered(db, redis_db, worker_factory,
+                                                                   broker):
+    worker_factory(queues="events,dlq", concurrency=1, extra_env=broker.env, app=broker.app)
     marker = _marker()
-    result = app.send_task("probe.block", kwargs={"marker": marker}, queue="events")
+    result = broker.app.send_task("probe.block", kwargs={"marker": marker}, queue="events")
     key = f"probe:pids:{marker}"
     for n in range(3):
         pid = int(wait_for(lambda n=n: redis_db.lindex(key, n), what=f"run {n + 1}"))

@@ -145,4 +145,22 @@ def record_rejected(task_name: str, kwargs: dict[str, Any], reason: str) -> int 
         first_failed_at=now, last_failed_at=now))
     if letter_id is not None:  # the same rejection listed again is not a new dead letter
         count_dead_letter(task_name, "InvalidInput")
+        _announce_failed(f"rejected-{digest[:32]}", task_name, kwargs, reason)
     return letter_id
+
+
+def _announce_failed(task_id: str, task_name: str, kwargs: dict[str, Any],
+                     reason: str) -> None:
+    """Show the dead letter in Flower as the failed task it stands for (no task ran: the
+    listing refused the record), so monitoring sees every dead letter, with its reason."""
+    try:
+        app = dispatch.publisher()
+        with app.events.default_dispatcher() as events:
+            events.send("task-received", uuid=task_id, name=task_name, args="()",
+                        kwargs=repr(kwargs), retries=0, eta=None, root_id=task_id,
+                        parent_id=None)
+            events.send("task-failed", uuid=task_id, exception=f"InvalidInput({reason!r})",
+                        traceback=None)
+    except Exception as exc:  # noqa: BLE001 (monitoring only: the letter is recorded)
+        log.warning("could not announce the dead letter to monitoring",
+                    extra={"error_type": type(exc).__name__})

@@ -1,5 +1,6 @@
 """Flower beside a real worker: a failed task is visible through its HTTP API with a
-readable name and arguments; webhook events show the receiver's summary, not the body;
+readable name and arguments, and so is a record a listing refused (a dead letter no task
+run left); webhook events show the receiver's summary, not the body;
 the API refuses requests without credentials."""
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sync_workers.receiver import create_app
 from sync_workers.store import endpoints
 from tests.fixtures.receiver import serving
 from tests.fixtures.workers import REPO, wait_for
-from tests.integration.sync_support import make_pair
+from tests.integration.sync_support import dead_letters, make_pair, settle
 
 pytestmark = pytest.mark.integration
 AUTH = ("flower-user", "flower-pass")
@@ -118,3 +119,18 @@ def test_flower_api_needs_credentials(flower):
     assert requests.get(f"{flower}/api/tasks", auth=("flower-user", "wrong"),
                         timeout=5).status_code == 401
     assert requests.get(f"{flower}/api/tasks", auth=AUTH, timeout=5).status_code == 200
+
+
+def test_a_record_a_listing_refused_is_a_failed_task_in_flower(flower, sandbox, db, redis_db):
+    pair = make_pair(sandbox)
+    pair.poll()
+    settle(redis_db, lambda: True, "the first listing")
+    start = datetime(2027, 6, 1, 11, 0, tzinfo=timezone.utc)
+    pair.book("Imported call", start=start, minutes=0)  # zero length: the loader refuses it
+    pair.poll()
+    letter = wait_for(lambda: [d for d in dead_letters()
+                               if d["task_name"] == "sync.reconcile_calendar_event"],
+                      what="the dead letter")[0]
+    info = task_info(flower, letter["task_id"], "FAILURE")
+    assert info["name"] == "sync.reconcile_calendar_event"
+    assert "is not after its start" in info["exception"]

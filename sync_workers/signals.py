@@ -18,8 +18,11 @@ REQUEST_ID_HEADER = "x_request_id"
 _KWARG_IDS = ("account_id", "link_id", "source_event_id", "target_record_id")
 
 
+@signals.celeryd_init.connect
 @signals.setup_logging.connect
 def _setup_logging(**_):
+    # celeryd_init too: Celery checks privileges (a SecurityWarning when run as root)
+    # before it sets up logging, and that warning must be a JSON record as well.
     settings = get_settings()
     sync_logging.configure_logging(settings.log_level, fmt=settings.log_format)
 
@@ -53,6 +56,19 @@ def _start_metrics_server(sender=None, **_):
     port = get_settings().metrics_port
     if port:
         start_worker_server(getattr(sender, "hostname", None) or "worker", port)
+
+
+@signals.worker_ready.connect
+def _shutdown_said_in_json(sender=None, **_):
+    # Celery prints "worker: Warm shutdown (MainProcess)" straight to stdout on SIGTERM;
+    # its handler re-installed without that line, the shutdown is logged below instead.
+    from celery.apps.worker import install_worker_term_handler
+    install_worker_term_handler(sender, verbose=False)
+
+
+@signals.worker_shutting_down.connect
+def _say_shutting_down(sig=None, how=None, exitcode=None, **_):
+    log.info("worker shutting down", extra={"signal": sig, "how": how, "exitcode": exitcode})
 
 
 @signals.worker_shutdown.connect

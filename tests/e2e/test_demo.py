@@ -83,10 +83,8 @@ def test_the_demo_scenario_converges_end_to_end(tmp_path):
     secret_paths = re.compile(r"/webhooks/salesforce/\d+/(?!<secret>)[A-Za-z0-9_-]{20,}")
     for log_file in (tmp_path / "logs").glob("*.log"):
         assert not secret_paths.search(log_file.read_text(errors="replace")), log_file.name
-    # Every line the receiver and Beat write is one JSON log record. (The worker still
-    # has two that are not: Celery's warning about running as root, issued before logging
-    # is set up, and its own "Warm shutdown" line on stderr.)
-    for name in ("receiver", "beat"):
+    # Every line the receiver, the worker and Beat write is one JSON log record.
+    for name in ("receiver", "worker", "beat"):
         lines = (tmp_path / "logs" / f"{name}.log").read_text(errors="replace").splitlines()
         not_json = [line for line in lines if line.strip() and not _is_json(line)]
         assert not_json == [], f"{name}.log: {not_json[:5]}"

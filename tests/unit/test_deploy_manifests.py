@@ -94,7 +94,7 @@ def test_compose_has_the_whole_fleet(compose):
     assert {"postgres", "redis", "migrate", "receiver", "beat", "flower"} | workers <= services
     for queue in QUEUES:
         cmd = command_of(compose["services"][f"worker-{queue}"])
-        assert cmd[:4] == ["celery", "-A", "sync_workers.celery_app", "worker"]
+        assert cmd[:5] == ["celery", "-q", "-A", "sync_workers.celery_app", "worker"]
         assert cmd[cmd.index("-Q") + 1] == queue
         assert cmd[cmd.index("-n") + 1] == f"{queue}@%h"
         assert re.fullmatch(r"\$\{[A-Z_]+_CONCURRENCY:-\d+\}", cmd[cmd.index("-c") + 1])
@@ -309,7 +309,7 @@ def test_one_worker_deployment_per_queue(manifests):
         spec = pod_spec(doc)
         (worker,) = spec["containers"]
         cmd = worker["command"]
-        assert cmd[:4] == ["celery", "-A", "sync_workers.celery_app", "worker"]
+        assert cmd[:5] == ["celery", "-q", "-A", "sync_workers.celery_app", "worker"]
         assert cmd[cmd.index("-Q") + 1] == queue
         assert cmd[cmd.index("-n") + 1] == f"{queue}@%h"
         concurrency = cmd[cmd.index("-c") + 1]
@@ -583,7 +583,7 @@ def test_systemd_long_running_units_restart_and_drain():
 def test_systemd_worker_template_serves_the_instance_queue():
     parsed = unit("sync-workers-worker@.service")
     cmd = exec_start(parsed)
-    assert cmd[:4] == [UNIT_DIR + "celery", "-A", "sync_workers.celery_app", "worker"]
+    assert cmd[:5] == [UNIT_DIR + "celery", "-q", "-A", "sync_workers.celery_app", "worker"]
     assert cmd[cmd.index("-Q") + 1] == "%i"
     assert cmd[cmd.index("-n") + 1] == "%i@%H"
     assert cmd[cmd.index("-c") + 1] == "${WORKER_CONCURRENCY}"

@@ -2,6 +2,7 @@
 task through the same workers, and provider calls per change.
 
     python bench/bench_reconcile.py [--links N] [--workers W] [--concurrency C]
+                                    [--pool threads|prefork] [--latency SECONDS]
     make bench BENCH_ARGS="--links 200 --workers 2"
 
 Needs PostgreSQL and Redis (`make services`); uses the benchmarks' own database and Redis
@@ -24,7 +25,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--links", type=int, default=100, help="appointments booked (N)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (W)")
-    parser.add_argument("--concurrency", type=int, default=2, help="pool size per worker")
+    parser.add_argument("--concurrency", type=int, default=8, help="pool size per worker")
+    parser.add_argument("--pool", choices=("threads", "prefork"), default="threads",
+                        help="the workers' pool (threads, as deployed)")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds the sandbox takes per provider API call")
     return parser.parse_args(argv)
 
 
@@ -42,7 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         from bench.reconcile_run import run
 
-        run(sandbox, count=args.links, workers=args.workers, concurrency=args.concurrency)
+        run(sandbox, count=args.links, workers=args.workers, concurrency=args.concurrency,
+            pool=args.pool, latency=args.latency)
     finally:
         sandbox.stop()
 

@@ -31,6 +31,7 @@ from sync_workers.reliability.locks import redis_client
 from sync_workers.sandbox import google_calendar as gcal
 from sync_workers.sandbox import oauth
 from sync_workers.sandbox import salesforce_admin as sf
+from sync_workers.sandbox.core import Latency
 from sync_workers.store import links
 from sync_workers.store.db import cursor
 
@@ -52,11 +53,11 @@ def fresh_services(sandbox) -> None:
 
 
 class Workers:
-    """W real `celery worker` processes (prefork), loading the baseline task too."""
+    """W real `celery worker` processes (the given pool), loading the baseline task too."""
 
-    def __init__(self, count: int, concurrency: int) -> None:
+    def __init__(self, count: int, concurrency: int, pool: str = "threads") -> None:
         self.log_dir = Path(tempfile.mkdtemp(prefix="bench-workers-"))
-        self.count, self.concurrency = count, concurrency
+        self.count, self.concurrency, self.pool = count, concurrency, pool
         self.procs: list[subprocess.Popen] = []
         self.offsets: dict[Path, int] = {}
 
@@ -66,7 +67,7 @@ class Workers:
             with open(self.log_dir / f"{name.split('@')[0]}.log", "ab") as log:
                 self.procs.append(subprocess.Popen(
                     [sys.executable, "-m", "celery", "-A", "sync_workers.celery_app", "worker",
-                     "-Q", QUEUES, "-c", str(self.concurrency), "--pool", "prefork", "-n", name,
+                     "-Q", QUEUES, "-c", str(self.concurrency), "--pool", self.pool, "-n", name,
                      "-I", "bench.noop_tasks", "--without-gossip", "--without-mingle",
                      "--loglevel", "INFO"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT))
         for name, proc in zip(names, self.procs):
@@ -289,10 +290,12 @@ def run_phases(pair: Pair, workers: Workers, count: int) -> list[Figures]:
 
 # --- the report ------------------------------------------------------------------------------------
 
-def report(figures: list[Figures], links_count: int, workers: int, concurrency: int) -> str:
+def report(figures: list[Figures], links_count: int, workers: int, concurrency: int,
+           pool: str = "threads", latency: float = 0.0) -> str:
     base = figures[0].per_second
     lines = [(f"reconcile benchmark: {links_count} links, {workers} worker(s) x "
-              f"{concurrency} processes, sandbox in-process, {sys.platform}"),
+              f"{concurrency} slots ({pool} pool), provider latency {latency * 1000:.0f} ms, "
+              f"sandbox in-process, {sys.platform}"),
              "",
              (f"{'phase':36} {'tasks':>6} {'seconds':>8} {'tasks/s':>8} {'vs no-op':>8} "
               f"{'writes cal/crm':>14} {'writes/task':>11} {'reads/task':>10}  outcomes")]
@@ -326,14 +329,17 @@ def _per(figures: Figures, count: int) -> str:
     return f"{sum(figures.writes.values()) / count:.2f}"
 
 
-def run(sandbox, *, count: int, workers: int, concurrency: int) -> None:
+def run(sandbox, *, count: int, workers: int, concurrency: int, pool: str = "threads",
+        latency: float = 0.0) -> None:
     get_settings.cache_clear()  # read again, with the sandbox's URLs
     fresh_services(sandbox)
     pair = connect_pair(sandbox)
-    fleet = Workers(workers, concurrency).start()
+    for provider in ("google", "salesforce"):  # after the connect: it makes no API calls
+        sandbox.state.set_latency(provider, Latency(latency))
+    fleet = Workers(workers, concurrency, pool).start()
     try:
         figures = run_phases(pair, fleet, count)
     finally:
         fleet.stop()
-    print(report(figures, count, workers, concurrency))
+    print(report(figures, count, workers, concurrency, pool, latency))
     print(f"\n(worker logs: {fleet.log_dir})")

@@ -40,7 +40,8 @@ def migrate() -> None:
     if ensure_database(url):
         click.echo("created database")
     applied = run_migrations(url)
-    click.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    click.echo(f"applied {len(applied)} migration(s)"
+               + (": " + ", ".join(applied) if applied else ""))
 
 
 @main.command("config")

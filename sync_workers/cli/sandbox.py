@@ -11,6 +11,7 @@ import threading
 import click
 
 from ..sandbox import oauth
+from ..sandbox.core import Latency
 from ..sandbox.server import PROVIDERS, Sandbox
 from ..sandbox.webhooks import DeliveryFaults
 
@@ -65,6 +66,9 @@ def sandbox() -> None:
 @click.option("--salesforce-session-timeout", type=click.IntRange(1), default=7200,
               show_default=True,
               help="Lifetime in seconds of Salesforce access tokens (the org session timeout).")
+@click.option("--latency", "latencies", multiple=True, metavar="PROVIDER=SECONDS[:JITTER]",
+              help="Answer each API call of PROVIDER after SECONDS, plus up to JITTER more "
+                   "(repeatable), e.g. --latency google=0.1:0.05 --latency salesforce=0.15.")
 @click.option("--redirect-uri", multiple=True,
               help="Redirect URI the default OAuth clients accept (repeatable). Without it "
                    "they accept any loopback URI.")
@@ -72,7 +76,9 @@ def serve(host: str, port_base: int, google_port: int | None, salesforce_port: i
           microsoft_port: int | None, hubspot_port: int | None, seed: int, fault_rate: float,
           webhook_drop_rate: float, webhook_duplicate_rate: float, webhook_delay: float,
           webhook_reorder: bool, salesforce_rotate_refresh_tokens: bool,
-          salesforce_session_timeout: int, redirect_uri: tuple[str, ...]) -> None:
+          salesforce_session_timeout: int, latencies: tuple[str, ...],
+          redirect_uri: tuple[str, ...]) -> None:
+    parsed_latencies = {provider: latency for provider, latency in map(_latency, latencies)}
     ports = provider_ports(port_base, {"google": google_port, "salesforce": salesforce_port,
                                        "microsoft": microsoft_port, "hubspot": hubspot_port})
     running = Sandbox(host=host, ports=ports).start()
@@ -86,12 +92,26 @@ def serve(host: str, port_base: int, google_port: int | None, salesforce_port: i
         state.webhooks.set_faults(webhook_faults)
 
     state.on_reset(apply_faults)  # runs now, and again after each /_sandbox/reset
+    for provider, latency in parsed_latencies.items():
+        state.set_latency(provider, latency)
     _configure_oauth(state, redirect_uri, salesforce_rotate_refresh_tokens,
                      salesforce_session_timeout)
     _print_banner(running)
     _wait_for_stop()
     running.stop()
     click.echo("sandbox stopped")
+
+
+def _latency(text: str) -> tuple[str, Latency]:
+    provider, sep, value = text.partition("=")
+    seconds, _, jitter = value.partition(":")
+    if not sep or provider not in PROVIDERS:
+        raise click.BadParameter(f"{text!r}: expected PROVIDER=SECONDS[:JITTER], PROVIDER one "
+                                 f"of {', '.join(PROVIDERS)}", param_hint="--latency")
+    try:
+        return provider, Latency(float(seconds), float(jitter or 0))
+    except ValueError as error:
+        raise click.BadParameter(f"{text!r}: {error}", param_hint="--latency") from None
 
 
 def _configure_oauth(state, redirect_uris: tuple[str, ...], rotate: bool,

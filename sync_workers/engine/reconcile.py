@@ -118,7 +118,7 @@ def _reconcile_once(link_id: int, calendar: CalendarProvider, crm: CrmProvider,
     if appointment is not None and not appointment.organizer_copy:
         planned = planned.keys_only_on_calendar()  # someone else's meeting: their fields
     if appointment is not None and appointment.series_id:
-        planned = planned.for_occurrence()
+        planned = planned.for_occurrence(link)
     if planned.is_noop:
         links.mark_reconciled(link_id)
         log.info("reconciled", extra={"result": "written" if people_writes else "converged",
@@ -167,7 +167,7 @@ def _apply(planned: Plan, link: Link, appointment: Appointment | None, side: Crm
         activity = crm.upsert_activity(link.calendar_event_id, values)
         planned = planned.after_crm_create(activity.id)
         if appointment is not None and appointment.series_id:
-            planned = planned.for_occurrence()
+            planned = planned.for_occurrence(link)
         crm_created = True
     elif planned.crm_action == "update":
         activity = crm.update_activity(activity, planned.crm_patch)

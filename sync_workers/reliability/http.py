@@ -7,7 +7,10 @@ code.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
@@ -20,6 +23,21 @@ from .limiter import FleetLimiter
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
+_local = threading.local()
+
+
+def shared_session(provider: str) -> requests.Session:
+    """One session per thread and provider, kept across tasks, so calls reuse connections
+    (TLS set up once). It keeps no cookies: one session serves many accounts, and every
+    call carries its own account's token. Per thread: a Session is not thread-safe."""
+    if getattr(_local, "pid", None) != os.getpid():  # new thread, or a forked child
+        _local.sessions, _local.pid = {}, os.getpid()
+    sessions = _local.sessions
+    if provider not in sessions:
+        session = requests.Session()
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        sessions[provider] = session
+    return sessions[provider]
 
 
 class ProviderHttp:
@@ -29,7 +47,7 @@ class ProviderHttp:
         """`limiter`: the account's fleet-wide limiter, consulted before every call and
         told of every rate limit (OAuth token calls have none)."""
         self.provider = provider
-        self.session = session or requests.Session()
+        self.session = session or shared_session(provider)
         self.timeout = timeout
         self.limiter = limiter
 

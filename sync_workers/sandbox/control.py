@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, request
 
-from .core import FaultRule, SandboxState
+from .core import FaultRule, Latency, SandboxState
 from .webhooks import DeliveryFaults
 
 
@@ -46,6 +46,13 @@ def register(app: Flask, state: SandboxState) -> None:
     @app.delete("/_sandbox/faults")
     def clear_faults():
         state.faults.clear()
+        return jsonify(ok=True)
+
+    @app.post("/_sandbox/latency")
+    def latency():
+        body = request.get_json(force=True)
+        state.set_latency(body["provider"], Latency(float(body.get("seconds", 0)),
+                                                    float(body.get("jitter", 0))))
         return jsonify(ok=True)
 
     @app.post("/_sandbox/webhooks/faults")

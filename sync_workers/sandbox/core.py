@@ -113,6 +113,22 @@ class Faults:
         return None
 
 
+@dataclass(frozen=True)
+class Latency:
+    """How long a provider takes to answer each API call: `seconds`, plus up to `jitter`
+    more (uniform), so benchmarks and tests can model real APIs (100-300 ms a call)."""
+
+    seconds: float = 0.0
+    jitter: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.seconds < 0 or self.jitter < 0:
+            raise ValueError("latency seconds and jitter must not be negative")
+
+    def delay(self, rng: random.Random) -> float:
+        return self.seconds + (rng.uniform(0, self.jitter) if self.jitter else 0.0)
+
+
 class RequestLog:
     """Every request a provider app served, for tests that count calls and check headers."""
 
@@ -155,6 +171,19 @@ class SandboxState:
         # provider -> the subject of the current request's access token (set by the OAuth
         # emulation, which core cannot import), for faults aimed at one account
         self.subject_of: Callable[[str], str | None] = lambda provider: None
+        self.latency: dict[str, Latency] = {}  # provider -> per-call latency; kept on reset
+        self._latency_rng = random.Random(0)
+
+    def set_latency(self, provider: str, latency: Latency) -> None:
+        with self.lock:
+            self.latency[provider] = latency
+
+    def latency_of(self, provider: str) -> float:
+        latency = self.latency.get(provider)
+        if latency is None:
+            return 0.0
+        with self.lock:
+            return latency.delay(self._latency_rng)
 
     def on_reset(self, fn) -> None:
         """Register a callable that re-creates a provider's store on reset."""
@@ -198,6 +227,8 @@ def provider_app(provider: str, state: SandboxState) -> Flask:
         g.sandbox_started_at = state.clock.time()
         if request.path.startswith("/_sandbox"):
             return None
+        if delay := state.latency_of(provider):
+            time.sleep(delay)  # the provider's own latency, not a test waiting
         rule = state.faults.take(provider, request.method, request.path,
                                  lambda: state.subject_of(provider))
         if rule is None:

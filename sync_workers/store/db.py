@@ -23,16 +23,49 @@ from psycopg2.pool import ThreadedConnectionPool
 
 from ..config import get_settings
 
-_pools: dict[tuple[int, str], ThreadedConnectionPool] = {}
+POOL_WAIT_SECONDS = 15  # a caller waits this long for a free connection, then retries
+
+
+class WaitingPool:
+    """A ThreadedConnectionPool whose callers wait for a free connection instead of failing
+    at once: a worker on the threads pool runs more tasks at a time than it keeps
+    connections (each holds one only for a transaction). A wait past POOL_WAIT_SECONDS is
+    an OperationalError, which tasks retry."""
+
+    def __init__(self, url: str, maxconn: int) -> None:
+        self._pool = ThreadedConnectionPool(1, maxconn, url, connect_timeout=5)
+        self._free = threading.BoundedSemaphore(maxconn)
+
+    def getconn(self) -> psycopg2.extensions.connection:
+        if not self._free.acquire(timeout=POOL_WAIT_SECONDS):
+            raise psycopg2.OperationalError(
+                f"no free database connection within {POOL_WAIT_SECONDS} s "
+                f"(SYNC_DB_POOL_MAX is too low for the worker's concurrency)")
+        try:
+            return self._pool.getconn()
+        except BaseException:
+            self._free.release()
+            raise
+
+    def putconn(self, conn: psycopg2.extensions.connection, close: bool = False) -> None:
+        try:
+            self._pool.putconn(conn, close=close)
+        finally:
+            self._free.release()
+
+    def closeall(self) -> None:
+        self._pool.closeall()
+
+
+_pools: dict[tuple[int, str], WaitingPool] = {}
 _lock = threading.Lock()
 
 
-def _pool(url: str) -> ThreadedConnectionPool:
+def _pool(url: str) -> WaitingPool:
     key = (os.getpid(), url)
     with _lock:
         if key not in _pools:
-            _pools[key] = ThreadedConnectionPool(1, get_settings().db_pool_max, url,
-                                                 connect_timeout=5)
+            _pools[key] = WaitingPool(url, get_settings().db_pool_max)
         return _pools[key]
 
 

@@ -58,16 +58,22 @@ class Plan:
         return replace(self, calendar_patch=patch,
                        calendar_action="update" if patch else "none")
 
-    def for_occurrence(self) -> Plan:
+    def for_occurrence(self, link: Link) -> Plan:
         """This plan for an occurrence of a recurring meeting: only the meeting's own fields
-        are written there, no keys (the link holds them) and no contact block, since any
-        write to one occurrence makes it an exception that no longer follows its series'
-        edits; a CRM user's change to a field the CRM owns still reaches that occurrence."""
-        if self.calendar_action != "update":
-            return self
+        are written there, no keys (the link holds them), no contact block and no attendee
+        replaced for a contact's new e-mail, since any write to one occurrence makes it an
+        exception that no longer follows its series' edits; a CRM user's change to a field
+        the CRM owns still reaches that occurrence. The contact's address on the calendar
+        stays the one it was found by."""
+        link_patch = self.link_patch
+        if link.last_contact_email is not None:
+            link_patch = {k: v for k, v in link_patch.items() if k != "last_contact_email"}
         patch = {k: v for k, v in self.calendar_patch.items() if k in EVENT_FIELDS}
-        return replace(self, calendar_patch=patch,
-                       calendar_action="update" if patch else "none")
+        action = self.calendar_action
+        if action == "update" and not patch:
+            action = "none"
+        return replace(self, calendar_patch=patch if action != "none" else {},
+                       calendar_action=action, link_patch=link_patch)
 
     def after_crm_create(self, crm_event_id: str) -> Plan:
         """This plan once the CRM create returned `crm_event_id`: the calendar carries it."""

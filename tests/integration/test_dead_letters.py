@@ -98,9 +98,15 @@ def test_discard_keeps_the_record_with_the_reason(db, redis_db, session_worker):
     assert str(result.id) in listed.output
 
 
-def test_killed_pool_process_gets_the_task_run_again(db, redis_db, worker_factory, broker):
-    worker = worker_factory(queues="events,dlq", concurrency=1, extra_env=broker.env,
-                            app=broker.app)
+@pytest.fixture
+def prefork_worker(broker, sole_prefork_worker):
+    """A prefork worker alone on the events queue, whose pool processes a test kills."""
+    return sole_prefork_worker("events,dlq", app=broker.app, session=broker.worker,
+                               extra_env=broker.env)
+
+
+def test_killed_pool_process_gets_the_task_run_again(db, redis_db, broker, prefork_worker):
+    worker = prefork_worker
     marker = _marker()
     broker.app.send_task("probe.block", kwargs={"marker": marker}, queue="events")
     key = f"probe:pids:{marker}"
@@ -113,9 +119,8 @@ def test_killed_pool_process_gets_the_task_run_again(db, redis_db, worker_factor
     assert worker.proc.poll() is None
 
 
-def test_task_killing_its_worker_again_and_again_is_dead_lettered(db, redis_db, worker_factory,
-                                                                   broker):
-    worker_factory(queues="events,dlq", concurrency=1, extra_env=broker.env, app=broker.app)
+def test_task_killing_its_worker_again_and_again_is_dead_lettered(db, redis_db, broker,
+                                                                   prefork_worker):
     marker = _marker()
     result = broker.app.send_task("probe.block", kwargs={"marker": marker}, queue="events")
     key = f"probe:pids:{marker}"

@@ -9,7 +9,14 @@ import pytest
 
 from sync_workers.sandbox.core import FaultRule
 from tests.fixtures.workers import wait_for
-from tests.integration.sync_support import colleague_of, dead_letters, make_pair, settle
+from tests.integration.sync_support import (
+    colleague_of,
+    dead_letters,
+    make_pair,
+    settle,
+    utc,
+    worker_records,
+)
 
 pytestmark = pytest.mark.integration
 START = datetime(2027, 5, 3, 9, 0, tzinfo=timezone.utc)
@@ -28,8 +35,8 @@ def _book_several(pair, n: int) -> None:
 
 
 def test_a_retry_after_on_one_account_pauses_every_worker_on_it_only(
-        sandbox, db, redis_db, worker_factory):
-    worker_factory(concurrency=4)
+        sandbox, db, redis_db, session_worker, worker_factory):
+    workers = [session_worker, worker_factory(concurrency=4)]
     a = make_pair(sandbox)
     b = colleague_of(a, "robin@example.com")
     for pair in (a, b):
@@ -46,12 +53,15 @@ def test_a_retry_after_on_one_account_pauses_every_worker_on_it_only(
     b.poll()
     settle(redis_db, lambda: len(a.crm_events()) == 12, "both accounts' bookings", timeout=60)
 
-    # Calls already on their way when the 429 was answered are not the limiter's to stop.
+    # From the moment the worker that met the 429 recorded the pause until Retry-After
+    # passed; calls that got past the limiter before the pause was recorded are on their
+    # way, not the limiter's to stop.
+    (paused,) = [r for r in worker_records(workers, "provider rate limit: account paused")
+                 if r["account_id"] == a.calendar_account]
+    paused_at = utc(paused["timestamp"]).timestamp()
     paused_until = limited["at"] + 3
-    a_during = [e for e in _calls(sandbox, a.rep)
-                if limited["at"] < e["started_at"] < paused_until]
-    b_during = [e for e in _calls(sandbox, b.rep)
-                if limited["at"] < e["started_at"] < paused_until]
+    a_during = [e for e in _calls(sandbox, a.rep) if paused_at < e["started_at"] < paused_until]
+    b_during = [e for e in _calls(sandbox, b.rep) if paused_at < e["started_at"] < paused_until]
     assert a_during == [], "no worker called A while it was paused"
     assert b_during, "B's calls went on meanwhile"
     assert [e for e in _calls(sandbox, a.rep) if e["started_at"] >= paused_until], \

@@ -68,7 +68,8 @@ def test_two_workers_reconciling_one_link_at_once_write_once(pair, redis_db, ses
 
 
 def test_worker_killed_between_crm_write_and_link_update_retries_without_duplicates(
-        pair, redis_db):
+        pair, redis_db, sole_prefork_worker):
+    sole_prefork_worker("reconcile")  # the probe kills the pool process running it
     event = pair.book()
     link_id = links.ensure(pair.calendar_account, pair.crm_account, event["id"],
                            origin="calendar")

@@ -1,7 +1,8 @@
 """Random interleavings through the real pipeline (sandbox over HTTP, real worker processes,
 real Postgres and Redis): bookings, reschedules, retitles and cancels in the calendar, some
 with a colleague (a second connected rep) invited, who may decline, and a further guest
-who joins and leaves; time,
+who joins and leaves; weekly series (2-3 occurrences) with one occurrence moved or
+cancelled, the series retitled or ended early; time,
 subject and location edits of the Event and contact renames, e-mail and company changes in
 the CRM; polls of either side, repeated and in any order, and reconciles published past the
 dedupe; injected 429s (Retry-After 0-1 s) and 503s.
@@ -15,6 +16,10 @@ After each example the work is drained (one poll of each side, then quiet) and t
   one CRM meeting, whose id the colleague's copy carries until the colleague declines,
   and its people are exactly its guests (the further guest related while invited, listed
   in the contact block after the contact);
+- exactly one CRM Event per live occurrence of a series, with the occurrence's title and
+  times (a moved or cancelled occurrence keeps its own title when the series is retitled),
+  at most one, canceled, per occurrence cancelled or past the series' end, none for a
+  series itself; occurrences carry no CRM ids and no contact block in the calendar;
 - nothing was dead-lettered (the 503s injected stay within the retry budget);
 - one more reconcile of every link writes nothing.
 """
@@ -34,6 +39,7 @@ from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
     initialize,
+    multiple,
     precondition,
     rule,
     run_state_machine_as_test,
@@ -88,11 +94,35 @@ class Booked:
     further_guest: bool = False  # FURTHER_GUEST is invited
 
 
+@dataclass
+class Occurrence:
+    """One occurrence of a series as its user left it; `original` (in its id) never moves."""
+
+    original: datetime
+    title: str
+    start: datetime
+    end: datetime
+    cancelled: bool = False  # by its user, or cut off by the series' end
+    is_exception: bool = False  # written on its own: no longer follows the series' edits
+
+
+@dataclass
+class Series:
+    occurrences: dict[str, Occurrence]  # by occurrence id, in order of original start
+    until: datetime | None = None  # the end date the series was given, if any
+
+    def in_rule(self) -> list[tuple[str, Occurrence]]:
+        """The occurrences the recurrence still has (cancelled ones too)."""
+        return [(i, o) for i, o in self.occurrences.items()
+                if self.until is None or o.original <= self.until]
+
+
 class SyncMachine(RuleBasedStateMachine):
     sandbox = None  # the session's sandbox and the test Redis, set by the test
     redis_db = None
     noted: ClassVar[Counter] = Counter()  # what the examples did, printed by the test (-s)
     events = Bundle("events")
+    series = Bundle("series")
 
     def __init__(self) -> None:
         super().__init__()
@@ -101,6 +131,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.pair: Pair = make_pair(self.sandbox)
         self.colleague: Pair = colleague_of(self.pair, COLLEAGUE)
         self.booked: dict[str, Booked] = {}
+        self.booked_series: dict[str, Series] = {}
         self.outages = 0
         self.serial = itertools.count(1)
 
@@ -134,6 +165,78 @@ class SyncMachine(RuleBasedStateMachine):
         self.pair.edit(event, attendees=attendees)
         booked.further_guest = not booked.further_guest
         self.noted[f"further guest {'joins' if booked.further_guest else 'leaves'}"] += 1
+
+    # --- the calendar's user: recurring meetings --------------------------------------------
+
+    @initialize(target=series, title=st.sampled_from(TITLES), slot=slots,
+                guest=st.sampled_from(GUESTS), count=st.integers(0, 3))
+    def maybe_a_first_series(self, title, slot, guest, count):
+        # Half the examples start with a series, so its edits are drawn often enough.
+        return self.book_series(title, slot, guest, count) if count >= 2 else multiple()
+
+    @rule(target=series, title=st.sampled_from(TITLES), slot=slots,
+          guest=st.sampled_from(GUESTS), count=st.integers(2, 3))
+    def book_series(self, title, slot, guest, count):
+        start, end = slot
+        made = self.pair.book(title=title, start=start,
+                              minutes=int((end - start).total_seconds() // 60),
+                              time_zone="UTC", recurrence=[f"RRULE:FREQ=WEEKLY;COUNT={count}"],
+                              attendees=(guest,))
+        week = timedelta(days=7)
+        self.booked_series[made["id"]] = Series({
+            occurrence_id(made["id"], start + i * week):
+                Occurrence(start + i * week, title, start + i * week, end + i * week)
+            for i in range(count)})
+        self.noted[f"series of {count}"] += 1
+        return made["id"]
+
+    @rule(series=series, which=st.integers(0, 2), days=st.integers(0, 2),
+          hour=st.integers(8, 17), minutes=st.sampled_from([30, 45, 60]))
+    def move_one_occurrence(self, series, which, days, hour, minutes):
+        live = [(i, o) for i, o in self.booked_series[series].in_rule() if not o.cancelled]
+        self.noted[f"move one occurrence: {bool(live)}"] += 1
+        if not live:
+            return
+        event_id, occurrence = live[which % len(live)]
+        start = occurrence.original.replace(hour=hour) + timedelta(days=days)
+        end = start + timedelta(minutes=minutes)
+        self.pair.edit(event_id, start={"dateTime": start.isoformat(), "timeZone": "UTC"},
+                       end={"dateTime": end.isoformat(), "timeZone": "UTC"})
+        occurrence.start, occurrence.end, occurrence.is_exception = start, end, True
+
+    @rule(series=series, which=st.integers(0, 2))
+    def cancel_one_occurrence(self, series, which):
+        live = [(i, o) for i, o in self.booked_series[series].in_rule() if not o.cancelled]
+        self.noted[f"cancel one occurrence: {bool(live)}"] += 1
+        if not live:
+            return
+        event_id, occurrence = live[which % len(live)]
+        self.pair.delete(event_id)
+        occurrence.cancelled = occurrence.is_exception = True
+
+    @rule(series=series, title=st.sampled_from(TITLES))
+    def retitle_the_series(self, series, title):
+        self.pair.edit(series, summary=title)
+        self.noted["retitle a series"] += 1
+        # The exceptions (moved or cancelled occurrences) keep their own fields, at
+        # Google and in the sandbox (an exception is a record of its own).
+        for occurrence in self.booked_series[series].occurrences.values():
+            if not occurrence.is_exception and not occurrence.cancelled:
+                occurrence.title = title
+
+    @rule(series=series, keep=st.integers(1, 2))
+    def end_the_series_early(self, series, keep):
+        model = self.booked_series[series]
+        in_rule = model.in_rule()
+        self.noted[f"end a series early: {len(in_rule) > 1}"] += 1
+        if len(in_rule) < 2:  # an UNTIL at or past the last occurrence would add more
+            return
+        kept = in_rule[:1 + (keep - 1) % (len(in_rule) - 1)]
+        model.until = kept[-1][1].original + timedelta(hours=1)  # before the next one
+        self.pair.edit(series, recurrence=[
+            f"RRULE:FREQ=WEEKLY;UNTIL={model.until.strftime('%Y%m%dT%H%M%SZ')}"])
+        for _, occurrence in in_rule[len(kept):]:
+            occurrence.cancelled = True
 
     # --- the colleague: their copy of a meeting they were invited to ------------------------
 
@@ -256,17 +359,47 @@ class SyncMachine(RuleBasedStateMachine):
 
     def _note_what_happened(self) -> None:
         self.noted[f"bookings per example: {len(self.booked)}"] += 1
+        self.noted[f"series per example: {len(self.booked_series)}"] += 1
         for entry in self.pair.state.log.entries():
             if entry["fault"]:
                 self.noted[f"faults served: {entry['status']}"] += 1
 
     def disagreements(self) -> list[str]:
         crm_events, contacts = self.pair.crm_events(), self.pair.contacts()
-        problems = duplicate_contacts(contacts) + unknown_crm_events(crm_events, self.booked)
+        occurrences = {i: o for s in self.booked_series.values()
+                       for i, o in s.occurrences.items()}
+        problems = duplicate_contacts(contacts) + unknown_crm_events(
+            crm_events, {*self.booked, *occurrences}, set(self.booked_series))
         for event_id, booked in self.booked.items():
             mine = [e for e in crm_events if e["Calendar_Event_Id__c"] == event_id]
             problems += [f"{event_id}: {p}" for p in self._event_problems(event_id, booked, mine)]
+        for event_id, occurrence in occurrences.items():
+            mine = [e for e in crm_events if e["Calendar_Event_Id__c"] == event_id]
+            problems += [f"{event_id}: {p}"
+                         for p in self._occurrence_problems(event_id, occurrence, mine)]
         return problems
+
+    def _occurrence_problems(self, event_id: str, occurrence: Occurrence,
+                             crm_events: list[dict]) -> list[str]:
+        """As for a single booking, less what occurrences do not carry: the link holds the
+        ids, the calendar none of ours."""
+        if len(crm_events) > 1:
+            return [f"{len(crm_events)} CRM events"]
+        crm = crm_events[0] if crm_events else None
+        if occurrence.cancelled:  # past an end date it is no occurrence: not readable
+            canceled = crm is None or crm["Appointment_Status__c"] == "Canceled"
+            return [] if canceled else [f"CRM event still {crm['Appointment_Status__c']}"]
+        calendar = self.pair.event(event_id)
+        problems = as_the_user_left_it(calendar, occurrence) + carries_nothing_of_ours(calendar)
+        if crm is None:
+            return problems + ["no CRM event"]
+        contact = sf.record(self.pair.state, "Contact", crm["WhoId"]) if crm["WhoId"] else None
+        if contact is None or contact["IsDeleted"]:
+            problems.append(f"CRM event has no live contact ({crm['WhoId']})")
+        link = link_of(self.pair, event_id)
+        if link is None or link.crm_event_id != crm["Id"]:
+            problems.append(f"link {link} does not hold {crm['Id']}")
+        return problems + crm_follows_calendar(crm, calendar)
 
     def _event_problems(self, event_id: str, booked: Booked, crm_events: list[dict]
                         ) -> list[str]:
@@ -363,7 +496,7 @@ class SyncMachine(RuleBasedStateMachine):
 
 # --- what agreement means, read from the raw records (not through the sync's own views) ----
 
-def as_the_user_left_it(calendar: dict, booked: Booked) -> list[str]:
+def as_the_user_left_it(calendar: dict, booked: Booked | Occurrence) -> list[str]:
     seen = (calendar["status"], calendar.get("summary"), utc(calendar["start"]["dateTime"]),
             utc(calendar["end"]["dateTime"]))
     wanted = ("confirmed", booked.title, booked.start, booked.end)
@@ -431,14 +564,32 @@ def keys_tie_both(calendar: dict, crm: dict, link) -> list[str]:
     return problems
 
 
+def carries_nothing_of_ours(calendar: dict) -> list[str]:
+    """An occurrence written to becomes an exception, so the sync leaves it as it is."""
+    private = calendar.get("extendedProperties", {}).get("private", {})
+    problems = [f"occurrence carries {private}"] if private else []
+    if calendar_block(calendar.get("description") or "") is not None:
+        problems.append("occurrence has a contact block")
+    return problems
+
+
 def duplicate_contacts(contacts: list[dict]) -> list[str]:
     counts = Counter((c.get("Email") or "").lower() for c in contacts)
     return [f"{n} live contacts with e-mail {email!r}" for email, n in counts.items() if n > 1]
 
 
-def unknown_crm_events(crm_events: list[dict], booked: dict[str, Booked]) -> list[str]:
-    return [f"CRM event {e['Id']} belongs to no booking ({e['Calendar_Event_Id__c']})"
-            for e in crm_events if e["Calendar_Event_Id__c"] not in booked]
+def unknown_crm_events(crm_events: list[dict], known: set[str], masters: set[str]
+                       ) -> list[str]:
+    """Events of no booking and no occurrence (one past a series' end is known: it must be
+    canceled); a series itself is never a CRM meeting."""
+    return [f"CRM event {e['Id']} is of the series itself ({e['Calendar_Event_Id__c']})"
+            if e["Calendar_Event_Id__c"] in masters else
+            f"CRM event {e['Id']} belongs to no booking ({e['Calendar_Event_Id__c']})"
+            for e in crm_events if e["Calendar_Event_Id__c"] not in known]
+
+
+def occurrence_id(series_id: str, start: datetime) -> str:
+    return f"{series_id}_{start.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
 
 
 def dead_letter_summaries() -> list[str]:

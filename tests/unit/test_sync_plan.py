@@ -274,9 +274,12 @@ def test_on_a_copy_someone_else_organizes_only_the_private_keys_are_written():
 
 def test_an_occurrence_gets_only_its_meetings_fields_on_the_calendar():
     link, appointment, crm = activity_gone(*synced())
-    completed = plan(link, appointment, crm).after_crm_create("00U2").for_occurrence()
+    completed = plan(link, appointment, crm).after_crm_create("00U2").for_occurrence(link)
     assert completed.calendar_action == "none" and completed.calendar_patch == {}
     assert completed.link_patch["crm_event_id"] == "00U2"
     moved = Plan(calendar_action="update",
-                 calendar_patch={"title": "New", "contact_name": "Ada", "crm_event_id": "x"})
-    assert moved.for_occurrence().calendar_patch == {"title": "New"}
+                 calendar_patch={"title": "New", "contact_name": "Ada", "crm_event_id": "x"},
+                 link_patch={"last_contact_email": "ada.new@example.com"})
+    kept = moved.for_occurrence(replace(link, last_contact_email="ada@example.com"))
+    assert kept.calendar_patch == {"title": "New"}
+    assert "last_contact_email" not in kept.link_patch  # the attendee was not replaced

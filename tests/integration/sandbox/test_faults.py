@@ -1,6 +1,8 @@
 """The sandbox's control API: scripted and random faults, the request log, the clock."""
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -75,3 +77,15 @@ def test_the_clock_moves_forward_only_and_expires_tokens(sandbox, calendar):
     after = control(sandbox, "clock/advance", {"seconds": 3600})["now"]
     assert after - before >= 3600
     assert requests.get(url, headers=auth, timeout=5).status_code == 401  # 3599 s tokens
+
+
+def test_latency_delays_every_api_call_of_one_provider(sandbox, calendar):
+    url, auth = calendar
+    control(sandbox, "latency", {"provider": "google", "seconds": 0.2, "jitter": 0.05})
+    try:
+        started = time.monotonic()
+        assert requests.get(url, headers=auth, timeout=5).status_code == 200
+        assert time.monotonic() - started >= 0.2
+        assert sandbox.state.latency_of("salesforce") == 0.0  # others answer at once
+    finally:  # a latency outlives a reset (as `sandbox serve --latency` sets it)
+        control(sandbox, "latency", {"provider": "google", "seconds": 0})

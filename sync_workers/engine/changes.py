@@ -45,6 +45,7 @@ class Summary:
     full_resync: bool = False
     outside_window: int = 0  # bookings left alone: they ended or start outside the window
     coalesced: bool = False  # another listing in flight took this request
+    echoes: int = 0  # changes the links had seen already (our own writes): nothing queued
     rejected: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -92,6 +93,7 @@ def _coalesced(account_id: int, resource: str, list_once: Callable[[], Summary],
         total.listed += run.listed
         total.queued += run.queued
         total.outside_window += run.outside_window
+        total.echoes += run.echoes
         total.rejected[:0] = run.rejected
         total.full_resync = total.full_resync or run.full_resync
     return total
@@ -118,7 +120,15 @@ def _list_calendar(account_id: int, calendar: CalendarProvider,
     summary.listed = len(changes.appointments)
     owner, window = calendar_owner(account_id), sync_window()
     found: list[int] = []
+    known = links.calendar_versions(account_id, [a.event_id for a in changes.appointments])
     for appointment in changes.appointments:
+        if appointment.event_id in known:
+            link_id, seen_version = known[appointment.event_id]
+            if appointment.etag is not None and appointment.etag == seen_version:
+                summary.echoes += 1  # our own write coming back, or nothing new: no read
+            else:
+                found.append(link_id)
+            continue
         if appointment.is_series and appointment.is_live:
             found += series_links(account_id, crm_account_id, appointment, calendar, owner,
                                   window, link_for_event)

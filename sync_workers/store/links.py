@@ -60,6 +60,21 @@ def find_by_calendar_event(calendar_account_id: int, event_id: str, *,
         return fetch_value(tx)
 
 
+def calendar_versions(calendar_account_id: int, event_ids: Iterable[str], *,
+                      tx: Tx | None = None) -> dict[str, tuple[int, str | None]]:
+    """The links of these events (one query for a whole listing): event id -> (link id,
+    the calendar version the link last saw, e.g. the etag of our own write)."""
+    ids = sorted(set(event_ids))
+    if not ids:
+        return {}
+    with joined(tx) as tx:
+        tx.execute("""SELECT calendar_event_id, id, calendar_version FROM sync_links
+                      WHERE calendar_account_id = %s AND calendar_event_id = ANY(%s)""",
+                   (calendar_account_id, ids))
+        return {row["calendar_event_id"]: (row["id"], row["calendar_version"])
+                for row in tx.fetchall()}
+
+
 def find_by_crm_records(crm_account_id: int, record_ids: Iterable[str], *,
                         tx: Tx | None = None) -> list[int]:
     """Links whose CRM event or contact is one of `record_ids` (18- or 15-char ids)."""

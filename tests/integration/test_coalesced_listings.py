@@ -1,5 +1,6 @@
 """Listings coalesce: one per account and resource at a time, any number of triggers during
-it cause one more, and a lister that died gives its lock back to its own redelivery."""
+it cause one more, and a lister that died gives its lock back to its own redelivery; a
+listed change the link has seen (our own write coming back) queues nothing."""
 from __future__ import annotations
 
 import threading
@@ -67,9 +68,9 @@ def test_a_burst_of_pushes_during_a_listing_causes_one_more_listing(
     pushes = [app.send_task(INGEST_EVENT.name, kwargs={"event": {
         "provider": "google", "kind": "calendar_changed", "account_id": pair.calendar_account,
         "channel_id": "chan", "resource_state": "exists", "message_number": n}},
-        queue="events", routing_key="events") for n in range(20)]
+        queue="events", routing_key="events") for n in range(100)]
     wait_for(lambda: redis_db.llen("events") == 0 and not _unacked_ingests(redis_db),
-             what="the 20 pushes handled")
+             what="the 100 pushes handled", timeout=60)
     assert _listings(sandbox) == listings_before, "no push listed while the listing ran"
     assert not [r for r in session_worker.records() if r.get("message") == "retrying"
                 and r.get("task_id") in {p.id for p in pushes}], "no push waited on the lock"
@@ -89,3 +90,19 @@ def _unacked_ingests(redis_db) -> int:
     import json
     return sum(1 for raw in redis_db.hvals("unacked")
                if json.loads(raw)[0].get("headers", {}).get("task") == INGEST_EVENT.name)
+
+
+def test_an_echo_of_our_own_write_queues_nothing_and_reads_nothing(
+        sandbox, db, redis_db, session_worker):
+    pair = make_pair(sandbox)
+    pair.poll()
+    settle(redis_db, lambda: True, "the first listing")
+    event = pair.book("Echo")
+    pair.poll()
+    settle(redis_db, lambda: pair.crm_event_for(event["id"]) is not None, "the booking")
+    assert pair.event(event["id"])["extendedProperties"]["private"], "we wrote to the event"
+    calls = len(sandbox.state.log.entries())
+    summary = sync_calendar(pair.calendar_account)  # the listing our write's push causes
+    assert (summary.listed, summary.echoes, summary.queued) == (1, 1, 0)
+    after = sandbox.state.log.entries()[calls:]
+    assert [(e["method"], e["path"].rsplit("/", 1)[-1]) for e in after] == [("GET", "events")]

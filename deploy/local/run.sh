@@ -23,7 +23,7 @@ trap stop INT TERM EXIT
 
 start receiver "$BIN/gunicorn" --bind "${SYNC_RECEIVER_BIND:-127.0.0.1:8000}" --workers 2 \
   --logger-class sync_workers.receiver.gunicorn_logging.JsonLogger sync_workers.receiver.wsgi:app
-start worker "$BIN/celery" -A sync_workers.celery_app worker -Q events,reconcile,poll,dlq \
-  -c 2 -E --loglevel INFO
-start beat "$BIN/celery" -A sync_workers.celery_app beat --loglevel INFO
+start worker "$BIN/celery" -q -A sync_workers.celery_app worker -Q events,reconcile,poll,dlq \
+  --pool threads -c 16 -E --loglevel INFO
+start beat "$BIN/celery" -q -A sync_workers.celery_app beat --loglevel INFO
 wait

@@ -96,8 +96,8 @@ def start_worker(sup: Supervisor, narrator: Narrator, env: dict[str, str],
     """Start the worker; returns its name."""
     name = f"demo-{run_id}@{socket.gethostname()}"
     child = sup.start("worker", _celery(
-        "worker", "-Q", QUEUES, "-c", "2", "-E", "-n", name, "--without-gossip",
-        "--without-mingle", "--loglevel", "INFO"), env)
+        "worker", "-Q", QUEUES, "--pool", "threads", "-c", "8", "-E", "-n", name,
+        "--without-gossip", "--without-mingle", "--loglevel", "INFO"), env)
     if not narrator.wait_until(lambda: app.control.ping(destination=[name], timeout=0.5),
                                START_TIMEOUT, guard=sup.check):
         raise StartFailed(child, "answer a ping")

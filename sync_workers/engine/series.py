@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from ..providers.base import CalendarProvider
 from ..store import links, series
@@ -33,6 +33,7 @@ from ..sync.guests import CalendarOwner
 from ..sync.window import SyncWindow
 
 log = logging.getLogger(__name__)
+MIN_HORIZON_STEP = timedelta(minutes=1)
 
 
 def fingerprint(master: Appointment) -> str:
@@ -112,8 +113,8 @@ def extend_horizon(account_id: int, crm_account_id: int | None, calendar: Calend
     """Link the occurrences that came into the horizon since each series was last read."""
     found: list[int] = []
     for seen in series.of_account(account_id):
-        if seen.read_until >= window.latest_start:
-            continue
+        if window.latest_start - seen.read_until < MIN_HORIZON_STEP:
+            continue  # read that far already (to the second Google's times carry)
         listed = calendar.list_occurrences(seen.series_id, seen.read_until,
                                            window.latest_start)
         for occurrence in listed.appointments:

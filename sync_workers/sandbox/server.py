@@ -13,7 +13,16 @@ from types import ModuleType
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import control, google_calendar, oauth, oauth_control, oauth_flow, salesforce
+from . import (
+    control,
+    google_calendar,
+    hubspot,
+    microsoft_graph,
+    oauth,
+    oauth_control,
+    oauth_flow,
+    salesforce,
+)
 from .core import SandboxState, provider_app
 
 PROVIDERS = ("google", "salesforce", "microsoft", "hubspot")
@@ -24,8 +33,8 @@ _OAUTH = (oauth_flow, oauth_control)
 PROVIDER_MODULES: dict[str, tuple[ModuleType, ...]] = {
     "google": (*_OAUTH, google_calendar),
     "salesforce": (*_OAUTH, salesforce),
-    "microsoft": _OAUTH,
-    "hubspot": _OAUTH,
+    "microsoft": (*_OAUTH, microsoft_graph),
+    "hubspot": (*_OAUTH, hubspot),
 }
 
 

@@ -10,6 +10,7 @@ from .. import dispatch
 from ..config import get_settings
 from ..logging import new_request_id, reset_context, set_context
 from ..reliability.locks import redis_client
+from .channel_cache import ChannelCache
 from .errors import register_error_handlers
 from .google_push import google_push
 from .health import health
@@ -30,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None,
     app.config.update(MAX_CONTENT_LENGTH=settings.receiver_max_body, JSON_SORT_KEYS=False)
     app.config.update(test_config or {})
     app.extensions["sync_intake"] = intake or _default_intake()
+    app.extensions["sync_channels"] = ChannelCache()
     register_error_handlers(app)
     for blueprint in (health, google_push, salesforce_outbound, oauth_connect, *blueprints):
         app.register_blueprint(blueprint)

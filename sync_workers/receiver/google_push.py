@@ -28,7 +28,7 @@ def receive():
         return error_response(401, "missing channel id or channel token")
     if len(channel_id) > 64 or state not in RESOURCE_STATES or not number.isdigit():
         return error_response(400, "malformed notification headers")
-    channel = endpoints.get_push_channel(channel_id)
+    channel = current_app.extensions["sync_channels"].get(channel_id)
     if channel is None or not endpoints.matches(token, channel.token_hash):
         return error_response(403, "unknown channel or wrong channel token")
     if channel.status != "active" or channel.expires_at < datetime.now(timezone.utc):

@@ -135,3 +135,18 @@ def reconcile_dying_after_crm_write(self, link_id: int, marker: str):
     crm = _DiesAfterFirstUpsert(crm_of(links.get(link_id).crm_account_id), marker)
     outcome = reconcile(link_id, crm=crm, task_id=self.request.id)
     redis_client().set(f"probe:done:{marker}", outcome.result)
+
+
+@shared_task(base=ReliableTask, bind=True, name="probe.transient_at_gate")
+def transient_at_gate(self, marker: str, gate: str, timeout: float = 30):
+    """The first run waits until the test opens the gate (a file), then fails transiently;
+    a later run succeeds."""
+    runs = _count(marker)
+    deadline = time.monotonic() + timeout
+    while runs == 1 and not os.path.exists(gate):
+        if time.monotonic() > deadline:
+            raise Permanent("probe gate was never opened")
+        time.sleep(0.05)
+    if runs == 1:
+        raise Transient(f"probe {marker} fails once, at the gate")
+    redis_client().set(f"probe:done:{marker}", self.request.id)

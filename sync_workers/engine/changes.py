@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Mapping
+from typing import Callable
 
 from ..providers.base import CalendarProvider, CrmProvider, CursorExpired
 from ..providers.registry import is_calendar, is_crm
@@ -217,28 +217,18 @@ def _list_crm(account_id: int, crm: CrmProvider, now: datetime | None,
     since = (datetime.fromisoformat(stored) - CRM_OVERLAP) if stored \
         else until - CRM_FIRST_LOOKBACK
     changes = crm.changes_since(since, until)
-    echoes = _crm_echoes(account_id, changes.activity_stamps)
-    summary.echoes = len(echoes)
-    changed = [a for a in changes.activity_ids if a not in echoes]
-    ids = [*changed, *changes.contact_ids, *changes.deleted_activity_ids,
+    # No echo test here: SystemModstamp is to the second, so a person's change in the same
+    # second as our write would look like our own and be lost.
+    ids = [*changes.activity_ids, *changes.contact_ids, *changes.deleted_activity_ids,
            *changes.deleted_contact_ids]
-    summary.listed = len(set(ids)) + len(echoes)
-    found = crm_record_links(account_id, ids, crm=crm, new_activity_ids=changed,
+    summary.listed = len(set(ids))
+    found = crm_record_links(account_id, ids, crm=crm, new_activity_ids=changes.activity_ids,
                              on_rejected=_noting(summary, on_rejected))
     newest = max(filter(None, [changes.newest, datetime.fromisoformat(stored)
                                if stored else None]), default=None)
     summary.queued = enqueue_listed(account_id, found, resource=CRM_RESOURCE,
                                     cursor=(newest or until).isoformat())
     return summary
-
-
-def _crm_echoes(account_id: int, stamps: Mapping[str, datetime]) -> set[str]:
-    """The changed CRM events whose version their link saw already (our own writes coming
-    back): nothing to reconcile, nothing to read."""
-    seen = links.crm_versions(account_id, stamps)
-    return {activity_id for activity_id, stamp in stamps.items()
-            if (version := seen.get(activity_id[:15]))
-            and datetime.fromisoformat(version) == stamp}
 
 
 def _noting(summary: Summary, on_rejected: Reject | None) -> Reject:

@@ -101,9 +101,6 @@ class CrmChanges:
     deleted_activity_ids: Sequence[str]
     deleted_contact_ids: Sequence[str]
     newest: datetime | None
-    # changed activity id -> its version stamp (SystemModstamp): one the link saw already
-    # is our own write coming back
-    activity_stamps: Mapping[str, datetime] = field(default_factory=dict)
 
 
 class CrmProvider(Protocol):

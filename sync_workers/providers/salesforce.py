@@ -353,7 +353,7 @@ class Salesforce:
         return CrmChanges(activity_ids=events.changed, contact_ids=contacts.changed,
                           deleted_activity_ids=events.deleted,
                           deleted_contact_ids=contacts.deleted,
-                          newest=max(stamps, default=None), activity_stamps=events.stamps)
+                          newest=max(stamps, default=None))
 
 
 def _user(row: Any) -> CrmUser:

@@ -9,9 +9,9 @@ cursor stored from it cannot skip a deletion made in the uncovered tail of the w
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from typing import Any
 
 from ..reliability.errors import InvalidInput
 from ..schemas.salesforce import salesforce_id18
@@ -43,7 +43,6 @@ class ObjectChanges:
     changed: tuple[str, ...]
     deleted: tuple[str, ...]
     newest: datetime | None  # newest timestamp seen, never past what deleted/ covered
-    stamps: Mapping[str, datetime] = field(default_factory=dict)  # changed id -> modstamp
 
 
 def changes_of(api: SalesforceApi, sobject: str, since: datetime,
@@ -53,7 +52,7 @@ def changes_of(api: SalesforceApi, sobject: str, since: datetime,
     deleted, covered = _deleted(api, sobject, since, until)
     seen = [*modified.values(), *deleted.values()]
     return ObjectChanges(tuple(modified), tuple(deleted),
-                         min(max(seen), covered) if seen else None, modified)
+                         min(max(seen), covered) if seen else None)
 
 
 def _modified_query(sobject: str, since: datetime, until: datetime) -> str:

@@ -75,20 +75,6 @@ def calendar_versions(calendar_account_id: int, event_ids: Iterable[str], *,
                 for row in tx.fetchall()}
 
 
-def crm_versions(crm_account_id: int, activity_ids: Iterable[str], *,
-                 tx: Tx | None = None) -> dict[str, str | None]:
-    """The CRM version (SystemModstamp) the deciding links of these CRM events last saw,
-    by 15-character id."""
-    ids = sorted({i[:15] for i in activity_ids})
-    if not ids:
-        return {}
-    with joined(tx) as tx:
-        tx.execute("""SELECT left(crm_event_id, 15) AS id, crm_version FROM sync_links
-                      WHERE crm_account_id = %s AND role = 'decider'
-                        AND left(crm_event_id, 15) = ANY(%s)""", (crm_account_id, ids))
-        return {row["id"]: row["crm_version"] for row in tx.fetchall()}
-
-
 def find_by_crm_records(crm_account_id: int, record_ids: Iterable[str], *,
                         tx: Tx | None = None) -> list[int]:
     """Links whose CRM event or contact is one of `record_ids` (18- or 15-char ids)."""

@@ -14,7 +14,6 @@ from sync_workers.engine.changes import (
     CALENDAR_RESOURCE,
     listing_lock,
     sync_calendar,
-    sync_crm,
 )
 from sync_workers.reliability.coalesce import coalesced, waiting
 from sync_workers.reliability.locks import redis_client
@@ -112,14 +111,3 @@ def test_an_echo_of_our_own_write_queues_nothing_and_reads_nothing(
     after = sandbox.state.log.entries()[calls:]
     assert [(e["method"], e["path"].rsplit("/", 1)[-1]) for e in after] == [("GET", "events")]
 
-
-def test_a_crm_listing_knows_our_own_crm_write(sandbox, db, redis_db, session_worker):
-    pair = make_pair(sandbox)
-    pair.poll()
-    settle(redis_db, lambda: True, "the first listing")
-    event = pair.book("Echo in the CRM")
-    pair.poll()
-    settle(redis_db, lambda: pair.crm_event_for(event["id"]) is not None, "the booking")
-    summary = sync_crm(pair.crm_account)  # the poll that sees the Event we upserted
-    assert summary.echoes == 1  # the Event: its SystemModstamp is the one the link saw
-    assert summary.listed == 2  # and the contact we created, whose link is reconciled

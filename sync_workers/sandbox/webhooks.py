@@ -38,6 +38,10 @@ class Delivery:
     retry_until_acked: bool = False
     ack: Callable[[requests.Response], bool] | None = None  # beyond 2xx; None: 2xx is enough
     drop_first: bool = False  # a retried delivery whose first attempt is lost
+    # (attempt index) -> (headers, body), for senders that sign or number each attempt anew
+    render: Callable[[int], tuple[dict[str, str], bytes]] | None = None
+    timeout: float = 10.0
+    max_attempts: int | None = None  # None: the dispatcher's
     attempts: int = 0
     outcomes: list[Any] = field(default_factory=list)  # status codes or "dropped"/"error"
 
@@ -71,8 +75,11 @@ class WebhookDispatcher:
 
     def send(self, provider: str, url: str, headers: dict[str, str], body: bytes = b"",
              retry_until_acked: bool = False,
-             ack: Callable[[requests.Response], bool] | None = None) -> None:
-        delivery = Delivery(url, dict(headers), body, provider, retry_until_acked, ack)
+             ack: Callable[[requests.Response], bool] | None = None,
+             render: Callable[[int], tuple[dict[str, str], bytes]] | None = None,
+             timeout: float = 10.0, max_attempts: int | None = None) -> None:
+        delivery = Delivery(url, dict(headers), body, provider, retry_until_acked, ack,
+                            render=render, timeout=timeout, max_attempts=max_attempts)
         with self._lock:
             self.deliveries.append(delivery)
             faults, rng = self._faults, self._rng
@@ -132,7 +139,8 @@ class WebhookDispatcher:
                 delivery.outcomes.append("dropped")
             else:
                 ok = self._post(delivery)
-            if ok or not delivery.retry_until_acked or delivery.attempts >= self.max_attempts:
+            limit = delivery.max_attempts or self.max_attempts
+            if ok or not delivery.retry_until_acked or delivery.attempts >= limit:
                 break
             time.sleep(self.retry_interval)
         with self._lock:
@@ -141,9 +149,11 @@ class WebhookDispatcher:
 
     @staticmethod
     def _post(delivery: Delivery) -> bool:
+        if delivery.render is not None:
+            delivery.headers, delivery.body = delivery.render(delivery.attempts - 1)
         try:
             resp = requests.post(delivery.url, data=delivery.body,
-                                 headers=delivery.headers, timeout=10)
+                                 headers=delivery.headers, timeout=delivery.timeout)
         except requests.RequestException as exc:
             delivery.outcomes.append(f"error: {type(exc).__name__}")
             return False

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PYTHON ?= python3
 ENV    := set -a; [ -f .run/env ] && . ./.run/env; set +a;
 
-.PHONY: install services services-stop test unit imports run demo flower migrate bench clean
+.PHONY: install services services-stop test unit imports run demo flower migrate bench bench-faults clean
 
 install: $(VENV)/.installed
 
@@ -53,6 +53,13 @@ bench: services
 	@$(ENV) $(PY) bench/bench_reconcile.py $(BENCH_ARGS)
 	@$(ENV) $(PY) bench/bench_receiver.py
 	@$(ENV) $(PY) bench/bench_poll.py
+
+# The fault suite: crashes, restarts, rate limits and hostile webhooks against processes and
+# servers of its own (own Redis servers and ports; its own database). About 20 minutes, so
+# run by hand, not in CI. FAULTS_ARGS picks scenarios and sizes, e.g.
+# FAULTS_ARGS="kill-storm --bookings 200"; see `python bench/faults.py --help`.
+bench-faults: services
+	@$(ENV) $(PY) bench/faults.py $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .hypothesis *.egg-info

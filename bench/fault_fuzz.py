@@ -149,7 +149,7 @@ class Fuzzer:
             return bytes(rng.randint(0x80, 0xFF) for _ in range(rng.randint(1, 30)))
         if choice < 0.85:
             return rng.choice(["exists", "sync", "not_exists", "EXISTS", "-1", "1e9", "0x10",
-                               "١٢٣", "²", "NaN", " 5", "+3", "00000000000000000007"])
+                               "١٢٣", "²", "NaN", "5 6", "+3", "00000000000000000007"])
         return rng.choice(["\u00e9t\u00e9", "日本語", "\u202etoken", "a" * 64, "\x7f"])
 
     # --- Salesforce Outbound Messages -------------------------------------------------------

@@ -3,8 +3,8 @@ processes, Google reps and a Salesforce org connected through the receiver's OAu
 a real push channel and Outbound Messages; bookings made as a person would; the checks
 that count lost, duplicated and wrong bookings; and the stand-in for Beat.
 
-Beat is not run: its schedule is replaced by what the suite needs, said in every result
-line: `sync.sweep_intent` published every SWEEP_EVERY s to workers whose
+Beat is not run: its schedule is replaced by what the suite needs, said in every result's
+notes: `sync.sweep_intent` published every SWEEP_EVERY s to workers whose
 SYNC_INTENT_SWEEP_AFTER is SWEEP_AFTER (Beat: every 60 s, 300), and one
 `sync.poll_all_accounts(all_now=True)` once the burst is over (Beat: each account hourly).
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import threading
 import time
 from collections import Counter, defaultdict
@@ -52,6 +51,7 @@ class Booking:
     start: datetime
     end: datetime
     pushes: tuple = ()  # the push deliveries the booking itself caused
+    contact_name: str | None = None  # a name given in the CRM: expected in the description
 
     @property
     def push_lost(self) -> bool:
@@ -109,6 +109,8 @@ class World:
         self.crm_account: int | None = None
         self.sweeps = 0
         self.milestones: dict[str, float] = {}
+        self.lock_holds: dict[tuple[str, str], float] = {}  # longest unbroken hold seen
+        self._holding: dict[str, tuple[str, float]] = {}  # lock -> (holder, since)
         self._sweeper: threading.Thread | None = None
         self._stop = threading.Event()
         self._slot = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) \
@@ -181,6 +183,7 @@ class World:
         """As a person would: each account through the receiver's connect flow (the
         worker opens the calendar's push channel), `pair`, an Outbound Message endpoint;
         then a first listing of each, as after a connect."""
+        from sync_workers import dispatch
         from sync_workers.auth.links import sign_link, start_url
         from sync_workers.config import get_settings
         from sync_workers.engine import pairing
@@ -210,8 +213,6 @@ class World:
             url = f"{self.receiver.url}/webhooks/salesforce/{endpoint}/{secret}"
             for sobject in ("Event", "Contact"):
                 sf.add_outbound_message(state, sobject, url)
-        from sync_workers import dispatch
-
         listings = [(a, CALENDAR_RESOURCE) for a in self.reps.values()]
         listings.append((self.crm_account, CRM_RESOURCE))
         for account, resource in listings:
@@ -225,7 +226,8 @@ class World:
         """A booking in the rep's calendar: one event, one guest (unknown to the CRM)."""
         from sync_workers.sandbox import google_calendar as gcal
 
-        rep = rep or next(iter(self.reps))
+        reps = list(self.reps)
+        rep = rep or reps[n % len(reps)]  # round robin: a team of reps
         start = self._slot + timedelta(minutes=30 * n)
         end = start + timedelta(minutes=30)
         guest = f"guest{n}.{self.run_id}@client.example"
@@ -246,12 +248,15 @@ class World:
               on_booking=None, offset: int = 0) -> float:
         """`count` bookings at `rate` a second (paced on a clock, not slept per booking);
         `on_booking(i)` after each. Returns the monotonic time of the last."""
-        began = time.monotonic()
+        began = sampled = time.monotonic()
         for i in range(count):
             due = began + i / rate
             while time.monotonic() < due:
                 time.sleep(min(0.05, due - time.monotonic()))
             self.book(offset + i, rep_of(i) if rep_of else None)
+            if time.monotonic() - sampled >= 1:
+                self._sample_locks()
+                sampled = time.monotonic()
             if on_booking:
                 on_booking(i)
             if (i + 1) % max(1, count // 10) == 0:
@@ -303,9 +308,36 @@ class World:
                 diff = _differences(b, found[0], emails)
                 if diff:
                     tally.wrong.append(f"{b.event_id}: {diff}")
+                if not diff and b.contact_name and b.contact_name not in self._description(b):
+                    tally.wrong.append(f"{b.event_id}: the calendar's contact block lacks "
+                                       f"{b.contact_name!r}")
             if per_guest[b.guest] > 1:
                 tally.duplicate_contacts += 1
         return tally
+
+    def _description(self, b: Booking) -> str:
+        from sync_workers.sandbox import google_calendar as gcal
+
+        event = gcal.raw_event(self.sandbox.state, b.rep, b.event_id)["event"]
+        return event.get("description") or ""
+
+    def rename_contacts(self, bookings: list[Booking]) -> int:
+        """A CRM user renames each booking's contact (Salesforce owns the name): the sync
+        must carry it into the calendar's contact block. Updates the expectations."""
+        from dataclasses import replace
+
+        from sync_workers.sandbox import salesforce_admin as sf
+
+        state = self.sandbox.state
+        who = {e.get("Calendar_Event_Id__c"): e.get("WhoId") for e in sf.records(state, "Event")}
+        renamed = 0
+        for i, b in enumerate(self.bookings):
+            if b in bookings and who.get(b.event_id):
+                name = f"Renamed{i}x{self.run_id}"
+                sf.update_as_user(state, "Contact", who[b.event_id], {"LastName": name})
+                self.bookings[i] = replace(b, contact_name=name)
+                renamed += 1
+        return renamed
 
     def converge(self, timeout: float, interval: float = 1.0,
                  watch: dict[str, list[Booking]] | None = None) -> float | None:
@@ -314,6 +346,7 @@ class World:
         began = last_report = time.monotonic()
         pending = dict(watch or {})
         while True:
+            self._sample_locks()
             tally = self.tally()
             now = time.monotonic()
             for name, subset in list(pending.items()):
@@ -329,6 +362,48 @@ class World:
                     f"{self.diagnose()}")
                 last_report = now
             time.sleep(interval)
+
+    def _sample_locks(self) -> None:
+        """Listing locks and who holds them (a task id). A hold counts only while every
+        sample sees it (a retried task keeps its id, and takes the lock again and again)."""
+        from sync_workers.reliability.locks import redis_client
+
+        now = time.monotonic()
+        try:
+            client = redis_client()
+            seen = {}
+            for key in client.scan_iter("sync:lock:cursor:*"):
+                owner = client.get(key)
+                if owner is not None:
+                    seen[key.decode()] = owner.decode()
+        except Exception:  # noqa: BLE001 (Redis down: no sample, every hold ends)
+            seen = {}
+        for key, (owner, first) in list(self._holding.items()):
+            if seen.get(key) != owner:
+                del self._holding[key]
+        for key, owner in seen.items():
+            first = self._holding.setdefault(key, (owner, now))[1]
+            longest = self.lock_holds.get((key, owner), 0.0)
+            self.lock_holds[(key, owner)] = max(longest, now - first)
+
+    def stuck_locks(self, longer_than: float = 60) -> list[tuple[str, str, float]]:
+        """(lock, holder's task id, seconds seen held by it) for holds past the limit."""
+        return [(key.removeprefix("sync:lock:"), owner, seconds)
+                for (key, owner), seconds in self.lock_holds.items() if seconds > longer_than]
+
+    def last_word_of(self, task_id: str) -> str:
+        """What the workers' logs last said about a task (its fate), and whose log."""
+        last = None
+        for path in sorted(self.stack.logs.glob("faults*.log")):
+            for line in path.read_text(errors="replace").splitlines():
+                if task_id in line:
+                    try:
+                        last = (json.loads(line).get("message", ""), path.stem)
+                    except ValueError:
+                        continue
+        if last is None:
+            return "never logged"
+        return f"{last[0].splitlines()[0][:160]} ({last[1]})"
 
     def diagnose(self) -> str:
         """Where work waits: queues, unacked messages, recorded intents, listing locks."""
@@ -400,9 +475,6 @@ class World:
             cur.execute("SELECT task_name, count(*) AS n FROM dead_letters GROUP BY 1")
             return Counter({row["task_name"]: row["n"] for row in cur.fetchall()})
 
-    def close(self) -> None:
-        self._stop.set()
-
 
 def _differences(b: Booking, event: dict, emails: dict[str, str]) -> str:
     diffs = []
@@ -435,6 +507,3 @@ def log_records(path: Path, message: str) -> list[dict]:
             out.append(record)
     return out
 
-
-def pick(rng: random.Random, items: list):
-    return items[rng.randrange(len(items))] if items else None

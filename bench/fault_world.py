@@ -215,6 +215,8 @@ class PostgresServer:
         return self
 
     def start(self) -> None:
+        if self.stack.closing:
+            return  # an outage thread racing the clean-up must not start it again
         opts = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
                 f"-c unix_socket_directories={self.data} -c max_connections=200")
         self._as_owner(f"{self.bin}/pg_ctl", "-D", str(self.data), "-l",
@@ -320,6 +322,7 @@ class Stack:
         self.logs = self.root / "logs"
         self.logs.mkdir()
         self.keep_logs = False  # set when the figures need explaining
+        self.closing = False
         self.children: list[Child] = []
         self._cleanups: list[Callable[[], None]] = []
 
@@ -329,6 +332,8 @@ class Stack:
         return path
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
+        if self.closing:
+            raise RuntimeError("the stack is being closed")
         child = Child(name, argv, env, self.logs / f"{name}.log").start()
         self.children.append(child)
         return child
@@ -337,6 +342,7 @@ class Stack:
         self._cleanups.append(fn)
 
     def close(self) -> None:
+        self.closing = True
         # Workers and receivers before the servers they talk to.
         for child in reversed(self.children):
             try:

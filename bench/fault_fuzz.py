@@ -191,6 +191,7 @@ class Fuzzer:
                                    "klingon", "windows-1252"])
             actual = rng.choice(["utf-8", "iso-8859-1", "utf-16-le-bom", "utf-16-be-bom"])
             body = outbound_message(org, self._notes(), actual, declared=declared)
+            mutation = f"declared {declared}, written {actual}"
         elif mutation == "no-decl-utf16":
             body = body.decode(ENCODINGS[encoding][1], "ignore").encode("utf-16-le")
         elif mutation == "bomb":

@@ -13,6 +13,7 @@ Imported once bench/faults.py has put the suite's settings in the environment.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -123,6 +124,7 @@ class World:
 
         self.sandbox = Sandbox().start()
         self.stack.on_close(self.sandbox.stop)
+        self._sandbox_log()
         # The org's daily allowance would make the adapter pace itself: test the faults.
         sf.configure(self.sandbox.state, daily_api_limit=100_000_000)
         self.receiver_port = free_port()
@@ -139,6 +141,20 @@ class World:
                        guard=lambda w=worker: self._exited(w))
         self._connect(reps)
         return self
+
+    def _sandbox_log(self) -> None:
+        """The sandbox apps' own errors (a killed worker hangs up mid-request) go to a file
+        beside the other logs, not across the progress on stderr."""
+        logger = logging.getLogger("sandbox")
+        handler = logging.FileHandler(self.stack.logs / "sandbox.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+        def detach() -> None:
+            logger.removeHandler(handler)
+            handler.close()
+        self.stack.on_close(detach)
 
     def _environment(self) -> dict[str, str]:
         return {**os.environ, **self.sandbox.env(),
@@ -364,15 +380,16 @@ class World:
             time.sleep(interval)
 
     def _sample_locks(self) -> None:
-        """Listing locks and who holds them (a task id). A hold counts only while every
-        sample sees it (a retried task keeps its id, and takes the lock again and again)."""
+        """Locks (listings, links, contacts) and who holds them (a task id). A hold counts
+        only while every sample sees it (a retried task keeps its id, and takes the lock
+        again and again)."""
         from sync_workers.reliability.locks import redis_client
 
         now = time.monotonic()
         try:
             client = redis_client()
             seen = {}
-            for key in client.scan_iter("sync:lock:cursor:*"):
+            for key in client.scan_iter("sync:lock:*"):
                 owner = client.get(key)
                 if owner is not None:
                     seen[key.decode()] = owner.decode()

@@ -24,7 +24,8 @@ is 0 only if every scenario passed. A booking is lost when it has no Salesforce 
 the deadline, duplicated when it has more than one, wrong when the Event's
 Calendar_Event_Id__c, Subject, start, end or contact differ. converge_s counts from the
 end of the burst (the last booking made, the last fault injected) until every booking is
-right; 5xx counts the webhook deliveries the receiver answered with a 5xx.
+right; 5xx counts the webhook deliveries (for the fuzz, the requests) the receiver
+answered with a 5xx.
 
 Every server and process is the suite's own, on its own port and directory: a redis-server
 per scenario, a throwaway PostgreSQL (initdb, run as `nobody` under root) for
@@ -178,12 +179,15 @@ def _stall_notes(world, result: Result) -> None:
 
     visibility = get_settings().visibility_timeout
     for key, owner, seconds in world.stuck_locks():
+        waiting = ("that account's listings (pushes, the poll, the sweeper's relistings) found "
+                   "it taken and listed nothing" if key.startswith("cursor:") else
+                   "the link's reconciles (the sweeper's too) met LockBusy and waited"
+                   if key.startswith("link:") else "its waiters retried")
         result.notes.append(
-            f"STALL: listing lock {key} held by task {owner} for {seconds:.0f}s+ while that "
-            f"account's listings (pushes, the poll, the sweeper's relistings) found it taken "
-            f"and listed nothing; the holder's last log line: {world.last_word_of(owner)!r}. "
-            f"Its message comes back only after the visibility timeout ({visibility} s), so "
-            f"the lock's TTL (SYNC_TASK_TIME_LIMIT + 30 s = {task_lock_ttl():.0f} s) frees it")
+            f"STALL: lock {key} held by task {owner} for {seconds:.0f}s+ while {waiting}; the "
+            f"holder's last log line: {world.last_word_of(owner)!r}. That run is gone and its "
+            f"message comes back only after the visibility timeout ({visibility} s), so the "
+            f"lock's TTL (SYNC_TASK_TIME_LIMIT + 30 s = {task_lock_ttl():.0f} s) frees it")
 
 
 def _sweeper_notes(world, result: Result) -> None:
@@ -612,14 +616,13 @@ def fuzz(stack: Stack, args) -> Result:
             result.notes.append(f"{kind}: {_status_brief(Counter(bad))}")
     if unsent:
         result.notes.append(f"not sendable by the client (invalid header): {sum(unsent.values())}")
-    errors = [r for r in _records(receiver, "unhandled error in receiver")]
+    errors = _records(receiver, "unhandled error in receiver")
     if errors:
         last = (errors[0].get("exc_info") or "").strip().splitlines()
         result.notes.append(f"receiver tracebacks: {len(errors)}, first: "
                             f"{last[-1] if last else '?'}")
     no_answer = sum(c for s, c in statuses.items() if not isinstance(s, int))
-    huge = sum(c for k, c in ((k, sum(v.values())) for k, v in by_kind.items())
-               if k.startswith("huge"))
+    huge = sum(sum(c.values()) for k, c in by_kind.items() if k.startswith("huge"))
     result.passed = fivexx == 0 and not errors and not refused_valid and \
         no_answer <= huge  # a refused huge upload may be cut off before its answer
     return result

@@ -30,7 +30,7 @@ def outbound_message_dict(body: bytes) -> dict[str, Any]:
         raise MalformedMessage("empty body")
     try:
         root = ElementTree.fromstring(body, forbid_dtd=True)
-    except (ElementTree.ParseError, DefusedXmlException, ValueError) as exc:
+    except (ElementTree.ParseError, DefusedXmlException, ValueError, LookupError) as exc:
         raise MalformedMessage(f"not XML ({type(exc).__name__})") from None
     notifications = root.find(f"{{{SOAP_NS}}}Body/{{{OUTBOUND_NS}}}notifications")
     if notifications is None:

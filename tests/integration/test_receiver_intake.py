@@ -206,3 +206,12 @@ def test_a_database_connection_lost_under_the_pool_gives_503_then_heals(channel,
     assert warm.status_code == 200
     assert 500 not in statuses and set(statuses) <= {200, 503}, statuses
     assert statuses[-1] == 200
+
+
+def test_an_outbound_message_in_an_unknown_encoding_is_a_400(sf_endpoint, queued_intake):
+    text = outbound().decode().replace('encoding="UTF-8"', 'encoding="klingon"')
+    with serving(create_app(intake=queued_intake.intake)) as url:
+        resp = requests.post(f"{url}/webhooks/salesforce/{sf_endpoint}/s3cret-path",
+                             data=text.encode(), timeout=5)
+    assert resp.status_code == 400, resp.text
+    assert queued_intake.queued() == []

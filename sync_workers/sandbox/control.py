@@ -1,10 +1,38 @@
 """The control API under /_sandbox/: for tests and the demo, never for the service."""
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from flask import Flask, jsonify, request
 
 from .core import FaultRule, Latency, SandboxState
 from .webhooks import DeliveryFaults
+
+
+def control_route(app: Flask, base: str, name_prefix: str, api_error: type[Exception]
+                  ) -> Callable[[str, list[str]], Callable]:
+    """A decorator registering a provider's control routes under `base`: the provider's own
+    API error answers as the API would (its `body()` and `status`), a bad control request
+    is a 400."""
+    def route(rule: str, methods: list[str]):
+        def wrap(fn):
+            def view(**kwargs):
+                try:
+                    return fn(**kwargs)
+                except api_error as exc:
+                    return jsonify(exc.body()), exc.status
+                except (ValueError, KeyError, TypeError) as exc:
+                    return jsonify(error=str(exc)), 400
+            app.add_url_rule(base + rule, f"{name_prefix}_{fn.__name__}", view,
+                             methods=methods)
+            return fn
+        return wrap
+    return route
+
+
+def json_body() -> dict[str, Any]:
+    """The control request's JSON object ({} when there is none)."""
+    return request.get_json(force=True, silent=True) or {}
 
 
 def register(app: Flask, state: SandboxState) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 
 from . import hubspot_webhooks as webhooks
+from .control import control_route, json_body
 from .core import SandboxState
 from .hubspot_common import CREATED, MODIFIED, PROVIDER, HsError, now_ms, object_type
 from .hubspot_properties import PropertyDef, definition_from_body, option
@@ -320,23 +321,8 @@ def sent_batches(state: SandboxState) -> list[list[dict[str, Any]]]:
 # --- control routes ---------------------------------------------------------------------------
 
 def register_control(app: Flask, state: SandboxState) -> None:
-    base = "/_sandbox/hubspot"
-
-    def route(rule: str, methods: list[str]):
-        def wrap(fn):
-            def view(**kwargs):
-                try:
-                    return fn(**kwargs)
-                except HsError as exc:
-                    return jsonify(exc.body()), exc.status
-                except (ValueError, KeyError, TypeError) as exc:
-                    return jsonify(error=str(exc)), 400
-            app.add_url_rule(base + rule, f"hs_control_{fn.__name__}", view, methods=methods)
-            return fn
-        return wrap
-
-    def body() -> dict[str, Any]:
-        return request.get_json(force=True, silent=True) or {}
+    route = control_route(app, "/_sandbox/hubspot", "hs_control", HsError)
+    body = json_body
 
     @route("/settings", ["GET"])
     def get_settings():

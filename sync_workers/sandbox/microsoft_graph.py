@@ -373,13 +373,8 @@ def _register_events(app: Flask, state: SandboxState) -> None:
         return respond_event(event_id, "tentativelyAccept", user)
 
     def instances(event_id: str, user: str | None = None):
-        caller = _authenticate(state)
-        prefer = _prefer()
-        args = _args()
-        if "startdatetime" not in args or "enddatetime" not in args:
-            raise missing_time_window()
-        window = parse_window(args)
-        options = _list_options(args)
+        caller, prefer = _authenticate(state), _prefer()
+        window, options = _windowed_list()
         with state.lock:
             store = store_of(state)
             box = _mailbox(state, caller, user)
@@ -399,15 +394,18 @@ def _register_events(app: Flask, state: SandboxState) -> None:
     _routes(app, "/events/<event_id>/instances", ["GET"], instances, "instances")
 
 
+def _windowed_list():
+    """A window query's (startDateTime, endDateTime) and list options; both are required."""
+    args = _args()
+    if "startdatetime" not in args or "enddatetime" not in args:
+        raise missing_time_window()
+    return parse_window(args), _list_options(args)
+
+
 def _register_views(app: Flask, state: SandboxState) -> None:
     def calendar_view(user: str | None = None):
-        caller = _authenticate(state)
-        prefer = _prefer()
-        args = _args()
-        if "startdatetime" not in args or "enddatetime" not in args:
-            raise missing_time_window()
-        window = parse_window(args)
-        options = _list_options(args)
+        caller, prefer = _authenticate(state), _prefer()
+        window, options = _windowed_list()
         with state.lock:
             store = store_of(state)
             box = _mailbox(state, caller, user)

@@ -25,6 +25,7 @@ from flask import Flask, Response, jsonify, request
 
 from . import oauth
 from . import salesforce_people as people
+from .control import control_route, json_body
 from .core import SandboxState
 from .oauth_store import store_for
 from .salesforce_common import SfError, id_key, now_seconds, parse_datetime
@@ -466,23 +467,8 @@ def outbound_messages(state: SandboxState) -> list[dict[str, Any]]:
 # --- control routes -------------------------------------------------------------------------
 
 def register_control(app: Flask, state: SandboxState) -> None:
-    base = "/_sandbox/salesforce"
-
-    def route(rule: str, methods: list[str]):
-        def wrap(fn):
-            def view(**kwargs):
-                try:
-                    return fn(**kwargs)
-                except SfError as exc:
-                    return jsonify(exc.body()), exc.status
-                except (ValueError, KeyError, TypeError) as exc:
-                    return jsonify(error=str(exc)), 400
-            app.add_url_rule(base + rule, f"sf_control_{fn.__name__}", view, methods=methods)
-            return fn
-        return wrap
-
-    def body() -> dict[str, Any]:
-        return request.get_json(force=True, silent=True) or {}
+    route = control_route(app, "/_sandbox/salesforce", "sf_control", SfError)
+    body = json_body
 
     @route("/settings", ["GET"])
     def get_settings():
